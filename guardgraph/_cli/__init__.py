@@ -1,0 +1,1 @@
+"""Private: the CLI verbs, one module per area; `guardgraph.cli` composes them."""

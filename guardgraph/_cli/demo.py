@@ -1,0 +1,9 @@
+"""CLI verbs for this area (being built)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to the app."""

@@ -1,0 +1,3 @@
+"""guardgraph.agents: not yet built (see the open issues)."""
+
+__all__: list[str] = []

@@ -1,0 +1,3 @@
+"""guardgraph.audit (being built)."""
+
+__all__: list[str] = []

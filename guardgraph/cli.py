@@ -1,0 +1,49 @@
+"""The `guardgraph` command: a thin composition of the public APIs.
+
+Each verb lives in ``guardgraph/_cli/<area>.py`` and registers itself here. stdout carries
+data, stderr carries messages; no Python traceback ever reaches the user.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from guardgraph._cli import audit as _audit
+from guardgraph._cli import audit_review as _audit_review
+from guardgraph._cli import demo as _demo
+from guardgraph._cli import fmt as _fmt
+from guardgraph._cli import guard as _guard
+from guardgraph._cli import lint as _lint
+
+app = typer.Typer(
+    name="guardgraph",
+    help="Safety-verified agent orchestration: specs, guard and audit log.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+_fmt.register(app)
+_lint.register(app)
+_guard.register(app)
+_demo.register(app)
+_audit_review.register(_audit.audit_app)
+app.add_typer(_audit.audit_app, name="audit")
+
+
+def main() -> None:
+    """Entry point: run the app; turn any escaped exception into a one-line error."""
+    try:
+        app(standalone_mode=True)
+    except SystemExit:
+        raise
+    except KeyboardInterrupt:
+        sys.stderr.write("error: interrupted\n")
+        raise SystemExit(130) from None
+    except Exception as exc:  # the last line of defence: never show a traceback
+        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n")
+        sys.stderr.write("hint: this is a bug in guardgraph; please report it\n")
+        raise SystemExit(70) from None

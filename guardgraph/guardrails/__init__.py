@@ -1,0 +1,3 @@
+"""guardgraph.guardrails (being built)."""
+
+__all__: list[str] = []
