@@ -1,0 +1,80 @@
+"""The README's examples are real: every ```console block is run and compared.
+
+A block is a sequence of `$ command` lines, each followed by the output it prints
+(stdout, then stderr). Commands run from the repository root with the virtualenv's
+scripts first on PATH, NO_COLOR set and a fixed terminal width, so output is stable.
+Lines in the expected output may end with `...` to match any remainder (used where a
+value such as a path or a time differs from machine to machine).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+
+
+def _blocks() -> list[tuple[int, list[tuple[str, list[str]]]]]:
+    text = README.read_text(encoding="utf-8")
+    blocks = []
+    for match in BLOCK.finditer(text):
+        line_no = text.count("\n", 0, match.start()) + 1
+        steps: list[tuple[str, list[str]]] = []
+        for line in match.group(1).splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            elif steps:
+                steps[-1][1].append(line)
+        blocks.append((line_no, steps))
+    return blocks
+
+
+def _matches(actual: list[str], expected: list[str]) -> bool:
+    if len(actual) != len(expected):
+        return False
+    for got, want in zip(actual, expected, strict=True):
+        if want.endswith("...") and got.startswith(want[:-3]):
+            continue
+        if got.rstrip() != want.rstrip():
+            return False
+    return True
+
+
+_BLOCKS = _blocks()
+
+
+@pytest.mark.parametrize(
+    ("line_no", "steps"), _BLOCKS, ids=[f"README.md:{n}" for n, _ in _BLOCKS]
+)
+def test_readme_console_block(
+    line_no: int, steps: list[tuple[str, list[str]]], tmp_path: Path
+) -> None:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["NO_COLOR"] = "1"
+    env["COLUMNS"] = "100"
+    env["GUARDGRAPH_README_TMP"] = str(tmp_path)
+    for command, expected in steps:
+        proc = subprocess.run(
+            ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True,
+            timeout=300, check=False,
+        )
+        actual = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
+        expected = list(expected)
+        while expected and not expected[-1].strip():
+            expected.pop()
+        assert _matches(actual, expected), (
+            f"README.md:{line_no}: `{shlex.quote(command)}` printed:\n"
+            + "\n".join(actual)
+            + "\n--- expected:\n"
+            + "\n".join(expected)
+        )
