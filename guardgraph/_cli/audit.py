@@ -1,7 +1,277 @@
-"""CLI verbs `guardgraph audit verify|prove|check-proof` (being built)."""
+"""CLI verbs `guardgraph audit verify|prove|check-proof|checkpoint`: prove the log's integrity.
+
+stdout carries data (a report, a proof), stderr carries messages. Exit codes: 0 verified,
+1 verification failed (the first bad record is named), 2 usage or I/O error. No traceback
+ever reaches the user.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
 import typer
+from rich.console import Console
+from rich.markup import escape
+
+from guardgraph import audit
+from guardgraph.audit.log import key_paths
+from guardgraph.errors import AuditVerificationError, GuardgraphError
+
+__all__ = ["audit_app"]
 
 audit_app = typer.Typer(help="Review the audit log.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+DbArg = Annotated[
+    str,
+    typer.Argument(help="Audit store: a SQLite path, sqlite:///PATH or postgresql://...",
+                   metavar="DB"),
+]
+FormatOpt = Annotated[Format, typer.Option("--format", help="Output format.")]
+KeyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--public-key", help="Trusted verifier key (name+id+key) or a file holding "
+                 "one; repeatable. Default: DB.pub beside a SQLite log.", metavar="KEY"),
+]
+
+
+def _err() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
+    err = _err()
+    err.print(f"error: {escape(message)}")
+    if hint:
+        err.print(f"hint: {escape(hint)}")
+    raise typer.Exit(code)
+
+
+def _failed(exc: AuditVerificationError, fmt: Format) -> NoReturn:
+    if fmt is Format.JSON:
+        doc = {"ok": False, "code": exc.code, "seq": exc.seq, "record_id": exc.record_id,
+               "reason": exc.reason}
+        sys.stdout.write(json.dumps(doc) + "\n")
+    _err().print(f"error[{exc.code}]: {escape(str(exc).removeprefix(exc.code + ': '))}")
+    raise typer.Exit(1)
+
+
+def _is_file_db(target: str) -> bool:
+    return target != "memory:" and "://" not in target.replace("sqlite:///", "", 1)
+
+
+@contextmanager
+def _opened(target: str) -> Iterator[audit.AuditStore]:
+    if _is_file_db(target) and not Path(target.removeprefix("sqlite:///")).is_file():
+        _fail(f"no audit log at {target}", hint="check the path, or pass sqlite:///PATH")
+    try:
+        store = audit.open_store(target)
+    except GuardgraphError as exc:
+        _fail(str(exc))
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _keys(target: str, given: list[str] | None) -> list[audit.Verifier] | None:
+    try:
+        if given:
+            return [audit.load_verifier(k) for k in given]
+        if _is_file_db(target):
+            pub = key_paths(target)[1]
+            if pub.is_file():
+                return [audit.load_verifier(str(pub))]
+    except GuardgraphError as exc:
+        _fail(str(exc))
+    return None
+
+
+def _read_note(path: str) -> audit.SignedCheckpoint:
+    try:
+        return audit.SignedCheckpoint.parse(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail(f"cannot read checkpoint {path}: {exc.strerror}")
+    except AuditVerificationError as exc:
+        _fail(f"{path}: {exc.reason}")
+
+
+@audit_app.command("verify")
+def verify_cmd(
+    db: DbArg,
+    public_key: KeyOpt = None,
+    checkpoint: Annotated[
+        list[str] | None,
+        typer.Option("--checkpoint", help="A signed checkpoint kept outside the database (a "
+                     "witness); the log must extend it. Repeatable. Default: DB.checkpoint.",
+                     metavar="FILE"),
+    ] = None,
+    skip_signatures: Annotated[
+        bool, typer.Option("--skip-signatures", help="Check chain and tree heads only.")
+    ] = False,
+    deep: Annotated[
+        bool, typer.Option("--deep", help="Also parse every record and compare every stored "
+                           "Merkle node.")
+    ] = False,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Check the hash chain, the Merkle tree heads and their signatures.
+
+    Exits 1 and names the first bad record on any edit, deletion, insertion or reordering.
+    """
+    if _is_file_db(db) and not Path(db.removeprefix("sqlite:///")).is_file():
+        _fail(f"no audit log at {db}", hint="check the path, or pass sqlite:///PATH")
+    keys = None if skip_signatures else _keys(db, public_key)
+    if keys is None and not skip_signatures:
+        _fail("no public key to check the checkpoint signatures with",
+              hint="pass --public-key KEY (or keep DB.pub beside the log), or --skip-signatures")
+    trusted = [_read_note(p) for p in checkpoint or []]
+    if not checkpoint and _is_file_db(db) and key_paths(db)[3].is_file():
+        trusted.append(_read_note(str(key_paths(db)[3])))
+    with _opened(db) as store:
+        try:
+            report = audit.verify_log(store, public_keys=keys, trusted_checkpoints=trusted,
+                                      deep=deep)
+        except AuditVerificationError as exc:
+            _failed(exc, fmt)
+        except GuardgraphError as exc:
+            _fail(str(exc))
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(report.to_json()) + "\n")
+        return
+    signed = ", ".join(report.signed_by) or "nobody (signatures not checked)"
+    sys.stdout.write(
+        f"ok: {report.records} records, {report.checkpoints} checkpoints, "
+        f"root {report.root_hash}, signed by {signed}\n"
+    )
+    if report.records == 0:
+        _err().print("note: the log is empty; check the path or URL")
+    if report.unsigned_tail:
+        _err().print(f"note: the last {report.unsigned_tail} records are not yet covered by a "
+                     "signed checkpoint")
+
+
+def _emit(doc: dict[str, Any], output: Path | None) -> None:
+    text = json.dumps(doc, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return
+    try:
+        output.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        _fail(f"cannot write {output}: {exc.strerror}")
+
+
+@audit_app.command("prove")
+def prove_cmd(
+    db: DbArg,
+    record_id: Annotated[
+        str | None, typer.Argument(help="Record id (or its sequence number).", metavar="RECORD_ID")
+    ] = None,
+    size: Annotated[
+        int | None, typer.Option("--size", help="Prove against the checkpoint of N records "
+                                 "(default: the latest).", metavar="N")
+    ] = None,
+    consistency: Annotated[
+        tuple[int, int] | None,
+        typer.Option("--consistency", help="Prove that the checkpoint of NEW_SIZE records "
+                     "extends the log of OLD_SIZE records.", metavar="OLD_SIZE NEW_SIZE"),
+    ] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the proof to "
+                                                "a file instead of stdout.")] = None,
+) -> None:
+    """Print an inclusion proof for one record, or a consistency proof (JSON), that
+    `guardgraph audit check-proof` verifies without the log."""
+    if (record_id is None) == (consistency is None):
+        _fail("give either RECORD_ID or --consistency OLD_SIZE NEW_SIZE",
+              hint="guardgraph audit prove DB RECORD_ID [--size N]")
+    with _opened(db) as store:
+        log = audit.AuditLog(store)
+        try:
+            if consistency is not None:
+                proof: audit.InclusionProof | audit.ConsistencyProof = log.prove_consistency(
+                    consistency[0], consistency[1]
+                )
+            else:
+                assert record_id is not None
+                proof = log.prove_inclusion(record_id, size=size)
+        except AuditVerificationError as exc:
+            _failed(exc, Format.TEXT)
+        except GuardgraphError as exc:
+            _fail(str(exc))
+    _emit(proof.to_json(), output)
+
+
+@audit_app.command("check-proof")
+def check_proof_cmd(
+    proof_file: Annotated[Path, typer.Argument(help="A proof from `guardgraph audit prove`.",
+                                               metavar="PROOF.json")],
+    public_key: KeyOpt = None,
+    fmt: FormatOpt = Format.TEXT,
+) -> None:
+    """Verify a proof offline, against its signed checkpoint and the log's public key."""
+    if not public_key:
+        _fail("check-proof needs the log's public key",
+              hint="pass --public-key KEY or --public-key DB.pub")
+    keys = _keys("memory:", public_key) or []
+    try:
+        data = json.loads(proof_file.read_text(encoding="utf-8"))
+    except OSError as exc:
+        _fail(f"cannot read {proof_file}: {exc.strerror}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        _fail(f"{proof_file} is not JSON: {exc}")
+    try:
+        proof = audit.proof_from_json(data)
+        if isinstance(proof, audit.InclusionProof):
+            audit.verify_inclusion_proof(proof, verifiers=keys)
+            what = (f"record {proof.record.seq} ({proof.record.id}) is in the log "
+                    f"{proof.checkpoint.origin} of {proof.tree_size} records")
+            doc: dict[str, Any] = {"ok": True, "type": "inclusion", "seq": proof.record.seq,
+                                   "record_id": proof.record.id, "tree_size": proof.tree_size}
+        else:
+            audit.verify_consistency_proof(proof, verifiers=keys)
+            what = (f"the log {proof.checkpoint.origin} of {proof.new_size} records extends "
+                    f"its first {proof.old_size} records")
+            doc = {"ok": True, "type": "consistency", "old_size": proof.old_size,
+                   "new_size": proof.new_size}
+    except AuditVerificationError as exc:
+        _failed(exc, fmt)
+    doc["root_hash"] = proof.checkpoint.root_hash.hex()
+    if fmt is Format.JSON:
+        sys.stdout.write(json.dumps(doc) + "\n")
+    else:
+        sys.stdout.write(f"ok: {what}\n")
+
+
+@audit_app.command("checkpoint")
+def checkpoint_cmd(db: DbArg) -> None:
+    """Sign the current tree head with the log's key (DB.key) and print the signed note."""
+    if not _is_file_db(db):
+        _fail("`audit checkpoint` signs with the key kept beside a SQLite log",
+              hint="for PostgreSQL, sign from the application: AuditLog.checkpoint()")
+    if not Path(db.removeprefix("sqlite:///")).is_file():
+        _fail(f"no audit log at {db}")
+    try:
+        log = audit.open_log(db)
+    except GuardgraphError as exc:
+        _fail(str(exc))
+    try:
+        signed = log.checkpoint()
+    except AuditVerificationError as exc:
+        _failed(exc, Format.TEXT)
+    except GuardgraphError as exc:
+        _fail(str(exc))
+    finally:
+        log.close(checkpoint=False)
+    sys.stdout.write(signed.note)

@@ -52,10 +52,7 @@ class Event:
     span_id: str | None = None
     idempotency_key: str | None = None
     timestamp: str | None = None  # RFC 3339; the store's clock fills it when None
-    # A producer-chosen record id (unique, e.g. a UUID), so that a producer that emits a
-    # whole session at once (generate_sessions, a batch importer) can link provenance before
-    # the append; the log's id factory fills it when None.
-    id: str | None = None
+    id: str | None = None  # the record id; the log's id factory fills it when None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

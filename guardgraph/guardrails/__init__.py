@@ -1,3 +1,55 @@
-"""guardgraph.guardrails (being built)."""
+"""guardgraph.guardrails: enforcement of specs — Z3 compilation, static checks (lint,
+diff), the runtime guard."""
 
-__all__: list[str] = []
+from guardgraph.guardrails._compile import (
+    CompiledPolicy,
+    CompiledRule,
+    Input,
+    InputKind,
+    compile_policy,
+)
+from guardgraph.guardrails._store import InMemoryStore, SessionStore, StoreError
+from guardgraph.guardrails.action import Action, ActionKind, ArgProvenance, Session, Symbolic
+from guardgraph.guardrails.guard import Guard, GuardError
+from guardgraph.guardrails.verdict import (
+    Decision,
+    Failure,
+    PlanVerdict,
+    PlanViolation,
+    Verdict,
+)
+
+__all__ = [
+    "CompiledPolicy",
+    "CompiledRule",
+    "Input",
+    "InputKind",
+    "compile_policy",
+    # the runtime guard
+    "Action",
+    "ActionKind",
+    "ArgProvenance",
+    "Decision",
+    "Failure",
+    "Guard",
+    "GuardError",
+    "InMemoryStore",
+    "PlanVerdict",
+    "PlanViolation",
+    "RedisStore",
+    "Session",
+    "SessionStore",
+    "StoreError",
+    "Symbolic",
+    "Verdict",
+]
+
+
+def __getattr__(name: str) -> object:
+    # RedisStore is imported on first use, so `import guardgraph.guardrails` never
+    # imports redis.
+    if name == "RedisStore":
+        from guardgraph.guardrails._redis_store import RedisStore
+
+        return RedisStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -78,7 +78,10 @@ class _Scanner:
         if c == "{":
             m = _COUNT.match(p, i)
             if m is None:
-                return f"`{{` at position {i} starts no `{{m}}`, `{{m,}}` or `{{m,n}}`; escape it as `\\{{`"
+                return (
+                    f"`{{` at position {i} starts no `{{m}}`, `{{m,}}` or `{{m,n}}`; "
+                    "escape it as `\\{`"
+                )
             self._i = m.end()
             return self._after_quantifier()
         self._i += 1

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
 
 from guardgraph.specs import ast
-from guardgraph.specs._types import BOOL, STR, Kind, Ty, resolve, set_of
+from guardgraph.specs._types import BOOL, STR, Ty, resolve, set_of
 from guardgraph.specs.diagnostics import Diagnostic, Severity
 
 __all__ = [
     "CONTEXT",
+    "CONTEXT_FIELDS",
+    "LABELS",
     "Env",
     "Scope",
     "ScopeKind",
@@ -29,7 +31,6 @@ __all__ = [
     "where_is",
 ]
 
-_EMPTY: Mapping[str, Ty] = MappingProxyType({})
 
 # Context names (docs/language.md, "Names in scope", item 4). `target` is only in scope in
 # an `on route` rule; `task` and `session` are only reachable through their fields.
@@ -40,6 +41,19 @@ CONTEXT_FIELDS: Mapping[str, Mapping[str, Ty]] = MappingProxyType(
     {
         "task": MappingProxyType({"labels": set_of(STR), "kind": STR}),
         "session": MappingProxyType({"user": STR}),
+    }
+)
+
+
+# The short text under the caret, per code, where the message has no better one.
+LABELS: Mapping[str, str] = MappingProxyType(
+    {
+        "GG201": "not found in this scope",
+        "GG202": "not a declared tool",
+        "GG207": "unknown field",
+        "GG209": "not in scope here",
+        "GG210": "invalid regex",
+        "GG215": "not a `within` window",
     }
 )
 
@@ -64,8 +78,14 @@ class Sink:
         *,
         help: str | None = None,
         notes: Iterable[str] = (),
+        label: str | None = None,
     ) -> None:
-        diag = Diagnostic(code=code, message=message, span=span, help=help, notes=tuple(notes))
+        """Record one diagnostic; ``label`` is the short text the renderer puts after the
+        caret (``^^^ expected real``)."""
+        data: tuple[tuple[str, object], ...] = (("label", label),) if label else ()
+        diag = Diagnostic(
+            code=code, message=message, span=span, help=help, notes=tuple(notes), data=data
+        )
         self.items.append(diag)
         if diag.level is Severity.ERROR:
             self._errors += 1
@@ -77,10 +97,18 @@ class Sink:
         return self._errors
 
 
-def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
-    """``did you mean `x`?`` for the closest candidate, or None when nothing is close."""
+def did_you_mean(name: str, candidates: Iterable[str], *, literal: bool = False) -> str | None:
+    """``did you mean `x`?`` for the closest candidate, or None when nothing is close.
+
+    >>> did_you_mean("amonut", ["amount", "recipient"])
+    'did you mean `amount`?'
+    >>> did_you_mean("EURO", ["EUR", "USD"], literal=True)
+    'did you mean "EUR"?'
+    """
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
-    return f"did you mean `{close[0]}`?" if close else None
+    if not close:
+        return None
+    return f'did you mean "{close[0]}"?' if literal else f"did you mean `{close[0]}`?"
 
 
 def where_is(span: ast.Span | None) -> str:
@@ -115,9 +143,6 @@ class Env:
             for f in record.fields
         }
 
-    def value_names(self) -> set[str]:
-        return set(self.consts) | set(self.facts)
-
     def all_params(self) -> set[str]:
         return {p.name for t in self.tools.values() for p in t.params}
 
@@ -146,20 +171,22 @@ class Scope:
     kind: ScopeKind
     target: TargetKind
     tools: tuple[str, ...] = ()
-    args: Mapping[str, Ty] = _EMPTY
+    args: Mapping[str, Ty] = field(default_factory=dict)
     optional_args: frozenset[str] = frozenset()
-    missing: Mapping[str, str] = _EMPTY  # arg → a target tool that lacks it
-    conflicting: Mapping[str, str] = _EMPTY  # arg → how its types differ across targets
-    outer_args: Mapping[str, Ty] = _EMPTY
+    # arg → a target tool that lacks it; arg → how its types differ across the targets
+    missing: Mapping[str, str] = field(default_factory=dict)
+    conflicting: Mapping[str, str] = field(default_factory=dict)
+    outer_args: Mapping[str, Ty] = field(default_factory=dict)
+    outer_variables: frozenset[str] = frozenset()
     variables: Mapping[str, Ty] = field(default_factory=dict)
     fallback: ast.Span | None = None
 
     def with_variable(self, name: str, ty: Ty) -> Scope:
-        from dataclasses import replace
-
         return replace(self, variables={**self.variables, name: ty})
 
-    def in_where(self, *, tool: str | None, args: Mapping[str, Ty], optional: frozenset[str]) -> Scope:
+    def in_where(
+        self, *, tool: str | None, args: Mapping[str, Ty], optional: frozenset[str]
+    ) -> Scope:
         """The scope of a pattern's ``where``: the past call's arguments, consts only."""
         return Scope(
             kind=ScopeKind.WHERE,
@@ -167,10 +194,8 @@ class Scope:
             tools=(tool,) if tool is not None else (),
             args=args,
             optional_args=optional,
-            outer_args={**self.outer_args, **self.args} if self.kind is ScopeKind.RULE else self.outer_args,
+            outer_args={**self.outer_args, **self.args},
+            outer_variables=self.outer_variables | frozenset(self.variables),
             variables={},
             fallback=self.fallback,
         )
-
-    def is_record(self, ty: Ty) -> bool:
-        return ty.kind is Kind.RECORD

@@ -177,6 +177,7 @@ NEG_PRECEDENCE = 8
 @dataclass(frozen=True, slots=True, kw_only=True)
 class IntLit:
     value: int
+    text: str = field(default="", compare=False)  # source spelling, e.g. 1_000
     span: Span | None = _span()
 
 

@@ -78,6 +78,8 @@ CODES: dict[str, Code] = _registry(
          summary="a duration is only valid as a `within` window"),
     Code(code="GG216", name="bad-target", severity=E,
          summary="`route` and `any` cannot be mixed with tool names"),
+    Code(code="GG217", name="nested-too-deeply", severity=E,
+         summary="expression nested too deeply to check"),
     # GG3xx: static checks (lint)
     Code(code="GG301", name="never-passes", severity=E,
          summary="rule can never pass when it applies"),

@@ -16,8 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"```console\n(.*?)```", re.S)
@@ -49,32 +47,29 @@ def _matches(actual: list[str], expected: list[str]) -> bool:
     return True
 
 
-_BLOCKS = _blocks()
-
-
-@pytest.mark.parametrize(
-    ("line_no", "steps"), _BLOCKS, ids=[f"README.md:{n}" for n, _ in _BLOCKS]
-)
-def test_readme_console_block(
-    line_no: int, steps: list[tuple[str, list[str]]], tmp_path: Path
-) -> None:
+def test_readme_console_blocks(tmp_path: Path) -> None:
+    """All blocks run in order in one shared scratch directory, as a reader would."""
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "100"
     env["GUARDGRAPH_README_TMP"] = str(tmp_path)
-    for command, expected in steps:
-        proc = subprocess.run(
-            ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True,
-            timeout=300, check=False,
-        )
-        actual = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
-        expected = list(expected)
-        while expected and not expected[-1].strip():
-            expected.pop()
-        assert _matches(actual, expected), (
-            f"README.md:{line_no}: `{shlex.quote(command)}` printed:\n"
-            + "\n".join(actual)
-            + "\n--- expected:\n"
-            + "\n".join(expected)
-        )
+    blocks = _blocks()
+    assert blocks, "README.md has no console examples"
+    for line_no, steps in blocks:
+        for command, expected_lines in steps:
+            proc = subprocess.run(
+                ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
+                text=True, timeout=300, check=False,
+            )
+            actual = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
+            expected = list(expected_lines)
+            while expected and not expected[-1].strip():
+                expected.pop()
+            assert _matches(actual, expected), (
+                f"README.md:{line_no}: `{shlex.quote(command)}` printed:\n"
+                + "\n".join(actual)
+                + "\n--- expected:\n"
+                + "\n".join(expected)
+                + "\nhint: run `.venv/bin/python scripts/update_readme.py` and review the diff"
+            )

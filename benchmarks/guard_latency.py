@@ -1,0 +1,382 @@
+"""Guard latency, throughput and peers, measured side by side in one run (issue 4).
+
+    .venv/bin/python benchmarks/guard_latency.py [--checks 20000] [--sizes 10,1000,100000]
+        [--no-redis] [--no-invariant] [--out benchmarks/results/guard.md]
+
+Measures, with a generated 100-rule spec (argument limits, windowed aggregates, temporal,
+provenance, string and approval rules over 10 tools):
+1. per-check latency p50/p99 at 10 / 1,000 / 100,000 prior events in the session;
+2. checks/s of one process; check-and-commit/s of 4 processes sharing a Redis store;
+3. the naive baseline: a fresh ``z3.Solver`` per action (given the same monitor values,
+   so the baseline pays only for Z3), and the ratio;
+4. the invariant-ai analyzer on the same rule and traces at 0/20/200/2,000 prior calls,
+   installed into its own venv in a temp dir (reported honestly when it cannot install);
+5. a 10-step plan with symbolic amounts checked by `Guard.check_plan`.
+Results are printed as markdown and written to ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import z3
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from guardgraph.guardrails import Action, Guard, Session, Symbolic  # noqa: E402
+from guardgraph.guardrails._program import z3_assignment  # noqa: E402
+
+T0 = datetime(2026, 5, 1, tzinfo=UTC)
+TOOLS = 10
+
+
+def spec_text() -> str:
+    """10 payment-like tools with 10 rules each: 100 rules."""
+    out = ["spec bench version 1",
+           "tool verify(method: str)",
+           "tool fetch(url: str) -> str untrusted",
+           "fact trusted: set[str]"]
+    for k in range(TOOLS):
+        t = f"pay{k}"
+        out.append(f"tool {t}(recipient: str, amount: real, memo: str, count: int)")
+        out += [
+            f"rule {t}_cap:\n  on {t}\n  require 0 < amount and amount <= {5000 + k}\n"
+            "  repair amount",
+            f"rule {t}_count:\n  on {t}\n  require count >= 1 and count <= 100",
+            f"rule {t}_budget:\n  on {t}\n  require sum({t}.amount within 24h) + amount "
+            "<= 1000000000",
+            f"rule {t}_rate:\n  on {t}\n  require count({t} within 1h) < 100000",
+            f"rule {t}_big:\n  on {t}\n  require amount <= 1000 or "
+            f"count({t} where amount > 1000 within 24h) < 50",
+            f"rule {t}_verified:\n  on {t}\n  require once(verify where method == \"otp\" "
+            "within 1h)",
+            f"rule {t}_no_fetch_since:\n  on {t}\n  require since(not fetch, verify) or approved",
+            f"rule {t}_injection:\n  on {t}\n  when tainted(recipient)\n  require "
+            "from_user(recipient)",
+            f"rule {t}_memo:\n  on {t}\n  require not startswith(memo, \"http\") and "
+            "len(memo) < 200",
+            f"rule {t}_payee:\n  on {t}\n  when recipient not in trusted\n  require approved\n"
+            "  else escalate \"new payee\"",
+        ]
+    return "\n".join(out) + "\n"
+
+
+def new_guard(store: object = None) -> Guard:
+    g = Guard.from_text(spec_text(), facts={"trusted": {"alice", "bob"}}, store=store)
+    assert g.policy is not None, [d.message for d in g.diagnostics]
+    return g
+
+
+def pay(amount: object = 10) -> Action:
+    return Action(tool="pay0", agent="payments", call_id="c",
+                  args={"recipient": "alice", "amount": amount, "memo": "rent", "count": 1})
+
+
+def fill(guard: Guard, sid: str, n: int) -> Session:
+    """``n`` prior events, one a second: payments, fetches (with results), verifications."""
+    for i in range(n):
+        s = Session(id=sid, now=T0 + timedelta(seconds=i))
+        if i % 10 == 3:
+            guard.commit(Action(tool="fetch", call_id=f"f{i}", args={"url": f"u{i}"}), s)
+            guard.record_result(sid, f"f{i}", f"invoice {i} pay to X{i}")
+        elif i % 10 == 7 or i == n - 1:
+            guard.commit(Action(tool="verify", call_id=f"v{i}", args={"method": "otp"}), s)
+        else:
+            guard.commit(Action(tool=f"pay{i % TOOLS}", call_id=f"p{i}", args={
+                "recipient": "alice", "amount": 1 + i % 7, "memo": "m", "count": 1}), s)
+    return Session(id=sid, now=T0 + timedelta(seconds=n))
+
+
+def latency(guard: Guard, session: Session, checks: int) -> tuple[float, float, str]:
+    action = pay()
+    verdict = guard.check(action, session)
+    for _ in range(200):
+        guard.check(action, session)
+    times = []
+    for _ in range(checks):
+        t = time.perf_counter_ns()
+        guard.check(action, session)
+        times.append(time.perf_counter_ns() - t)
+    times.sort()
+    return times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000, verdict.decision
+
+
+def naive(guard: Guard, session: Session, reps: int) -> float:
+    """A fresh Solver per action over the same rules and the same input values."""
+    policy, prog = guard.policy, guard._programs["pay0"]
+    assert policy is not None
+    action = pay()
+    prepared = guard._prepare(action)
+    _, args = prepared  # type: ignore[misc]
+    facts = guard._facts(((k, t) for _, k, t in prog.facts), session)
+    env = guard._store.transact(session.id, lambda st: (guard._env(
+        prog, action, args, session, st, guard._now_us(session), facts), False))
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter_ns()
+        solver = z3.Solver(ctx=policy.ctx)
+        for const, value in z3_assignment(policy, prog.inputs, env):
+            solver.add(const == value)
+        indicators = []
+        for rule in prog.rules:
+            solver.add(z3.Implies(rule.indicator, z3.Implies(rule.applies, rule.require)))
+            indicators.append(rule.indicator)
+        assert solver.check(*indicators) == z3.sat
+        times.append(time.perf_counter_ns() - t)
+    return statistics.median(times) / 1000
+
+
+def throughput(guard: Guard, session: Session, seconds: float = 2.0) -> float:
+    action, n, end = pay(), 0, time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        for _ in range(100):
+            guard.check(action, session)
+        n += 100
+    return n / seconds
+
+
+def _redis_worker(prefix: str, sid: str, ops: int, q: multiprocessing.Queue[float]) -> None:
+    from guardgraph.guardrails import RedisStore
+
+    guard = new_guard(RedisStore(prefix=prefix))
+    session = fill(guard, sid, 10)
+    start = time.perf_counter()
+    for _ in range(ops):
+        guard.check_and_commit(pay(), session)
+    q.put(time.perf_counter() - start)
+
+
+def redis_throughput(ops: int, *, shared: bool) -> float | str:
+    """check-and-commit/s of 4 processes (own sessions, or one shared session)."""
+    try:
+        import redis
+
+        redis.Redis().ping()
+    except Exception as exc:
+        return f"not measured: {type(exc).__name__}: {exc}"
+    prefix = f"guardgraph-bench:{os.getpid()}:{time.time_ns()}:"
+    ctx = multiprocessing.get_context("spawn")
+    q: multiprocessing.Queue[float] = ctx.Queue()
+    procs = [ctx.Process(target=_redis_worker, args=(prefix, "s" if shared else f"s{w}", ops, q))
+             for w in range(4)]
+    for p in procs:
+        p.start()
+    # Each worker times its own loop (not the interpreter start-up); the slowest one
+    # bounds the wall time in which all 4 * ops checks were done.
+    slowest = max(q.get(timeout=600) for _ in procs)
+    for p in procs:
+        p.join()
+    client = redis.Redis()
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    return 4 * ops / slowest
+
+
+INVARIANT_SCRIPT = r'''
+import json, sys, time
+from invariant.analyzer import LocalPolicy
+CAP = """
+raise "single transfer cap" if:
+    (call: ToolCall)
+    call is tool:send_money
+    call.function.arguments.amount > 5000
+"""
+FLOW = CAP + """
+raise "payee from untrusted content" if:
+    (out: ToolOutput) -> (call: ToolCall)
+    out is tool:read_file
+    call is tool:send_money
+    call.function.arguments.recipient in out.content
+"""
+out = {}
+for label, text in (("cap", CAP), ("cap+flow", FLOW)):
+    policy = LocalPolicy.from_string(text)
+    for n in [int(x) for x in sys.argv[1].split(",")]:
+        trace = []
+        for i in range(n):
+            if i % 2 == 0:
+                trace.append({"role": "assistant", "content": None, "tool_calls": [{"id": f"r{i}",
+                    "type": "function", "function": {"name": "read_file",
+                    "arguments": {"path": f"f{i}"}}}]})
+            else:
+                trace.append({"role": "tool", "tool_call_id": f"r{i-1}",
+                              "content": f"invoice {i} pay to X{i}"})
+        call = {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type":
+            "function", "function": {"name": "send_money", "arguments": {"recipient": "alice",
+            "amount": 10, "memo": "rent"}}}]}
+        reps = 20 if n <= 200 else 3
+        times = []
+        try:
+            for _ in range(reps):
+                t = time.perf_counter()
+                result = policy.analyze_pending(trace, [call])
+                times.append(time.perf_counter() - t)
+            assert not result.errors, result.errors
+            times.sort()
+            out[f"{label}:{n}"] = times[len(times) // 2] * 1e6
+        except RuntimeError as exc:  # the analyzer's own evaluation limit
+            out[f"{label}:{n}"] = str(exc).split("(")[0].strip()
+print(json.dumps(out))
+'''
+
+
+def invariant(sizes: list[int]) -> tuple[dict[int, float] | None, str]:
+    venv = Path(tempfile.gettempdir()) / "guardgraph-bench-invariant"
+    py = venv / "bin" / "python"
+    if not py.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    probe = subprocess.run([str(py), "-c", "import invariant.analyzer"], capture_output=True)
+    if probe.returncode != 0:
+        inst = subprocess.run([str(py), "-m", "pip", "install", "-q", "invariant-ai"],
+                              capture_output=True, text=True)
+        if inst.returncode != 0:
+            return None, "pip install invariant-ai failed: " + inst.stderr.strip()[-300:]
+    ver = subprocess.run([str(py), "-m", "pip", "show", "invariant-ai"], capture_output=True,
+                         text=True).stdout
+    version = next((x.split(":")[1].strip() for x in ver.splitlines()
+                    if x.startswith("Version")), "?")
+    run = subprocess.run([str(py), "-c", INVARIANT_SCRIPT, ",".join(map(str, sizes))],
+                         capture_output=True, text=True)
+    if run.returncode != 0:
+        return None, f"invariant-ai {version} ran but failed: {run.stderr.strip()[-400:]}"
+    return {int(k): v for k, v in json.loads(run.stdout).items()}, f"invariant-ai {version}"
+
+
+def plan_time(guard: Guard) -> float:
+    steps = [Action(tool="verify", args={"method": "otp"})] + [
+        Action(tool="pay0", agent="payments", args={"recipient": "alice", "memo": "m",
+               "count": 1, "amount": Symbolic(name=f"a{i}")}) for i in range(9)]
+    session = Session(id="plan", now=T0)
+    guard.check_plan(steps, session)  # warm-up (the first call builds Z3 terms)
+    t = time.perf_counter()
+    verdict = guard.check_plan(steps, session)
+    elapsed = time.perf_counter() - t
+    assert not verdict.safe  # symbolic amounts can exceed the cap
+    return elapsed * 1000
+
+
+PEER_SPEC = """
+spec peer version 1
+tool send_money(recipient: str, amount: real, memo: str)
+tool read_file(path: str) -> str untrusted
+rule single_transfer_cap:
+  on send_money
+  require amount <= 5000
+rule payee_from_untrusted_content:
+  on send_money
+  require not tainted(recipient)
+"""
+
+
+def guardgraph_peer(sizes: list[int], checks: int) -> dict[int, float]:
+    """The invariant-ai rules and traces, in guardgraph: p50 us per check."""
+    out = {}
+    for n in sizes:
+        g = Guard.from_text(PEER_SPEC)
+        sid = f"peer{n}"
+        for i in range(0, n, 2):
+            s = Session(id=sid, now=T0)
+            g.commit(Action(tool="read_file", call_id=f"r{i}", args={"path": f"f{i}"}), s)
+            g.record_result(sid, f"r{i}", f"invoice {i + 1} pay to X{i + 1}")
+        call = Action(tool="send_money", call_id="c",
+                      args={"recipient": "alice", "amount": 10, "memo": "rent"})
+        s = Session(id=sid, now=T0)
+        assert g.check(call, s).allowed
+        times = []
+        for _ in range(checks):
+            t = time.perf_counter_ns()
+            g.check(call, s)
+            times.append(time.perf_counter_ns() - t)
+        times.sort()
+        out[n] = times[len(times) // 2] / 1000
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--checks", type=int, default=20_000, help="timed checks per size")
+    ap.add_argument("--sizes", default="10,1000,100000", help="prior events per session")
+    ap.add_argument("--naive-reps", type=int, default=300)
+    ap.add_argument("--redis-ops", type=int, default=2_000, help="per process")
+    ap.add_argument("--no-redis", action="store_true")
+    ap.add_argument("--no-invariant", action="store_true")
+    ap.add_argument("--out", default="benchmarks/results/guard.md")
+    a = ap.parse_args()
+    sizes = [int(x) for x in a.sizes.split(",")]
+    guard = new_guard()
+    rules = len(guard.policy.spec.rules)  # type: ignore[union-attr]
+    per_tool = len(guard._programs["pay0"].rules)
+    lines = [
+        "# Guard latency (benchmarks/guard_latency.py)", "",
+        f"- date: {datetime.now(UTC).isoformat(timespec='seconds')}",
+        f"- machine: {platform.machine()}, {platform.processor() or platform.platform()}, "
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; z3 "
+        f"{z3.get_full_version()}",
+        f"- command: `{' '.join(['.venv/bin/python', *sys.argv])}`",
+        f"- spec: {rules} rules over {TOOLS} tools; a check of `pay0` evaluates "
+        f"{per_tool} rules (limits, 24h/1h windowed sum/count, filtered count, once within "
+        "1h, since, tainted/from_user, string predicates, fact-set membership)", "",
+        "| prior events | p50 (µs) | p99 (µs) | verdict | naive fresh Solver p50 (µs) | "
+        "naive / guardgraph |", "|---:|---:|---:|---|---:|---:|",
+    ]
+    first_session = None
+    for n in sizes:
+        g = new_guard()
+        session = fill(g, f"s{n}", n)
+        p50, p99, decision = latency(g, session, a.checks)
+        nv = naive(g, session, a.naive_reps)
+        lines.append(f"| {n:,} | {p50:.1f} | {p99:.1f} | {decision} | {nv:.0f} | "
+                     f"{nv / p50:.0f}x |")
+        if first_session is None:
+            first_session = (g, session)
+        print(lines[-1], flush=True)
+    assert first_session is not None
+    tput = throughput(*first_session)
+    lines += ["", f"- throughput, one process, `check` (10 prior events): **{tput:,.0f} "
+              "checks/s**"]
+    if not a.no_redis:
+        own = redis_throughput(a.redis_ops, shared=False)
+        shared = redis_throughput(a.redis_ops // 4, shared=True)
+        fmt = lambda x: f"**{x:,.0f} check-and-commits/s**" if isinstance(x, float) else x  # noqa: E731
+        lines += [f"- Redis store, 4 processes, own sessions: {fmt(own)}",
+                  f"- Redis store, 4 processes, one shared session (optimistic "
+                  f"WATCH/MULTI retries under contention): {fmt(shared)}"]
+    plan_ms = plan_time(new_guard())
+    lines.append(f"- `check_plan`, 10 steps (verify + 9 payments with symbolic amounts), "
+                 f"{per_tool} rules per step: **{plan_ms:.0f} ms**")
+    if not a.no_invariant:
+        peer_sizes = [0, 20, 200, 2000]
+        ours = guardgraph_peer(peer_sizes, 5000)
+        theirs, note = invariant(peer_sizes)
+        lines += ["", "## Peer: invariant-ai analyzer (same two rules, same traces)", "",
+                  f"- peer: {note} (`LocalPolicy.analyze_pending(past, [call])`, its local "
+                  "analyzer: each check re-analyses the past events with the new call); "
+                  "guardgraph checks incrementally", ""]
+        lines += ["| prior calls | invariant-ai p50 (µs) | guardgraph p50 (µs) | ratio |",
+                  "|---:|---:|---:|---:|"]
+        for n in peer_sizes:
+            if theirs is None:
+                lines.append(f"| {n:,} | n/a | {ours[n]:.1f} | n/a |")
+            else:
+                lines.append(f"| {n:,} | {theirs[n]:,.0f} | {ours[n]:.1f} | "
+                             f"{theirs[n] / ours[n]:,.0f}x |")
+    text = "\n".join(lines) + "\n"
+    print(text)
+    out = Path(a.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
+if __name__ == "__main__":
+    main()

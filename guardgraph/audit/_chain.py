@@ -1,0 +1,219 @@
+"""Sealing a batch: events become hash-chained records and new Merkle nodes.
+
+Every backend calls :func:`seal` while it holds its append lock, so the chain logic exists
+once. The canonical body is stored verbatim; it is the source of truth a record is rebuilt
+from, and the bytes its hash is taken over.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import NamedTuple
+
+from guardgraph.audit._canonical import JSON_ENCODER, leaf_hash
+from guardgraph.audit._merkle import Frontier
+from guardgraph.audit.events import AuditRecord, Event
+
+__all__ = [
+    "Clock",
+    "IdFactory",
+    "Sealed",
+    "StoredRow",
+    "assemble",
+    "body_seq_and_prev",
+    "default_clock",
+    "default_id",
+    "fresh_events",
+    "rules_column",
+    "seal",
+]
+
+Clock = Callable[[], str]
+_ENCODE = JSON_ENCODER.encode
+IdFactory = Callable[[], str]
+
+
+def default_clock() -> str:
+    """UTC now as RFC 3339 with microseconds; fixed width, so strings sort as times."""
+    # isoformat is several times cheaper than strftime on the append hot path
+    return datetime.now(UTC).isoformat(timespec="microseconds")[:-6] + "Z"
+
+
+def default_id() -> str:
+    """A random 128-bit record id, as 32 hex digits."""
+    return os.urandom(16).hex()
+
+
+class StoredRow(NamedTuple):
+    """What a backend writes for one record: the body plus the query index columns.
+
+    A named tuple, not a dataclass, because it is built once per record on the append hot
+    path and its field order is exactly the SQL column order backends insert.
+    """
+
+    seq: int
+    prev_seq: int | None  # seq - 1; a foreign key to it makes the sequence gapless
+    id: str
+    hash: str
+    body: bytes
+    session: str
+    actor: str
+    kind: str
+    decision: str | None
+    tool: str | None
+    rules: str  # rule ids framed by unit separators: see rules_column
+    timestamp: str
+    idempotency_key: str | None
+
+
+def rules_column(rule_ids: Sequence[str]) -> str:
+    """Rule ids framed by unit separators, so a substring search finds whole ids only."""
+    return "\x1f" + "\x1f".join(rule_ids) + "\x1f" if rule_ids else ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Sealed:
+    records: list[AuditRecord]
+    rows: list[StoredRow]
+    nodes: list[tuple[int, int, bytes]]  # (level, index, hash), leaves included
+    last_hash: str
+
+
+def seal(
+    events: Sequence[Event],
+    *,
+    size: int,
+    prev_hash: str,
+    frontier: Sequence[bytes],
+    clock: Clock,
+    new_id: IdFactory,
+) -> Sealed:
+    """Chain ``events`` after a log of ``size`` records whose last hash is ``prev_hash``."""
+    tree = Frontier(size, frontier)
+    nodes: list[tuple[int, int, bytes]] = []
+    records: list[AuditRecord] = []
+    rows: list[StoredRow] = []
+    seq = size
+    for ev in events:
+        record_id = ev.id or new_id()
+        rule_ids = tuple(ev.rule_ids)
+        timestamp = ev.timestamp or clock()
+        fields = {
+            "id": record_id,
+            "seq": seq,
+            "timestamp": timestamp,
+            "session": ev.session,
+            "trace_id": ev.trace_id,
+            "span_id": ev.span_id,
+            "actor": ev.actor,
+            "kind": str(ev.kind),
+            "payload": ev.payload,
+            "spec_name": ev.spec_name,
+            "spec_version": ev.spec_version,
+            "spec_hash": ev.spec_hash,
+            "decision": ev.decision,
+            "rule_ids": rule_ids,
+            "provenance": list(ev.provenance),
+            "idempotency_key": ev.idempotency_key,
+            "prev_hash": prev_hash,
+        }
+        try:
+            body = _ENCODE(fields).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise ValueError(
+                f"event {seq - size} of the batch (kind {ev.kind}, session {ev.session!r}) "
+                f"is not JSON-serialisable: {exc}"
+            ) from None
+        digest = hashlib.sha256(body)
+        record_hash = digest.hexdigest()
+        tree.append(leaf_hash(digest.digest()), nodes)
+        tool = ev.payload.get("tool")
+        records.append(
+            AuditRecord(
+                id=record_id,
+                seq=seq,
+                timestamp=timestamp,
+                session=ev.session,
+                trace_id=ev.trace_id,
+                span_id=ev.span_id,
+                actor=ev.actor,
+                kind=ev.kind,
+                payload=ev.payload,
+                spec_name=ev.spec_name,
+                spec_version=ev.spec_version,
+                spec_hash=ev.spec_hash,
+                decision=ev.decision,
+                rule_ids=rule_ids,
+                provenance=tuple(ev.provenance),
+                idempotency_key=ev.idempotency_key,
+                prev_hash=prev_hash,
+                hash=record_hash,
+            )
+        )
+        rows.append(
+            StoredRow(
+                seq, seq - 1 if seq else None, record_id, record_hash, body, ev.session,
+                ev.actor, str(ev.kind), ev.decision, tool if isinstance(tool, str) else None,
+                rules_column(ev.rule_ids), timestamp, ev.idempotency_key,
+            )
+        )
+        prev_hash = record_hash
+        seq += 1
+    return Sealed(records=records, rows=rows, nodes=nodes, last_hash=prev_hash)
+
+
+_PREV = b'"prev_hash":"'
+_SEQ = b',"seq":'
+
+
+def body_seq_and_prev(body: bytes) -> tuple[int, str]:
+    """The ``seq`` and ``prev_hash`` a canonical body commits to, without a JSON parse.
+
+    Sound because in canonical JSON every key that sorts after these two holds a scalar or a
+    list of strings, and strings escape quotes: the last match is the top-level key. The
+    verifier's deep mode parses fully instead.
+    """
+    i = body.rfind(_PREV)
+    j = body.rfind(_SEQ)
+    if i < 0 or j < 0:
+        raise ValueError("the body is not a canonical audit record")
+    prev = body[i + 13 : i + 77].decode("ascii")
+    end = body.index(b",", j + 7)
+    return int(body[j + 7 : end]), prev
+
+
+def fresh_events(events: Sequence[Event], existing: Mapping[str, AuditRecord]) -> list[Event]:
+    """The events a batch must write: no stored key, and only a key's first occurrence."""
+    fresh: list[Event] = []
+    seen: set[str] = set()
+    for ev in events:
+        key = ev.idempotency_key
+        if key is None:
+            fresh.append(ev)
+        elif key not in existing and key not in seen:
+            seen.add(key)
+            fresh.append(ev)
+    return fresh
+
+
+def assemble(
+    events: Sequence[Event],
+    written: Sequence[AuditRecord],
+    existing: Mapping[str, AuditRecord],
+) -> list[AuditRecord]:
+    """One record per input event, in input order: written ones, or the stored duplicate."""
+    by_key = dict(existing)
+    keyless: list[AuditRecord] = []
+    for r in written:
+        if r.idempotency_key is None:
+            keyless.append(r)
+        else:
+            by_key[r.idempotency_key] = r
+    it = iter(keyless)
+    return [
+        next(it) if ev.idempotency_key is None else by_key[ev.idempotency_key] for ev in events
+    ]

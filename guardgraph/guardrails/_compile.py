@@ -1,0 +1,242 @@
+"""Compilation of a type-checked Spec to Z3: each rule's `applies` and `require` terms,
+the inputs they read, and the well-formedness (`domain`) of a tool's calls.
+
+The contract is docs/internal/compile-contract.md; the meaning of each construct is in
+:mod:`guardgraph.guardrails._translate`. Each policy owns its own ``z3.Context`` (never
+Z3's global one), so policies can be built and used from different threads.
+
+>>> from guardgraph.specs import ast
+>>> spec = ast.Spec(name="s", version=1, content_hash="", files=(),
+...     tools=(ast.ToolDecl(name="pay", params=(ast.Param(name="amount",
+...         type=ast.PrimType(name=ast.Primitive.INT)),)),),
+...     rules=(ast.Rule(name="cap", targets=("pay",), require=ast.Binary(
+...         op=ast.BinOp.LE, left=ast.Name(id="amount"), right=ast.IntLit(value=10))),))
+>>> policy = compile_policy(spec)
+>>> (rule,) = policy.rules_for("pay")
+>>> rule.require
+10 >= arg:pay.amount
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import z3
+
+from guardgraph.guardrails._errors import CompileError
+from guardgraph.guardrails._inputs import Input, InputKind, InputTable
+from guardgraph.guardrails._translate import Scope, Translator
+from guardgraph.guardrails._z3sorts import Sorts
+from guardgraph.specs import ast
+
+__all__ = ["CompiledPolicy", "CompiledRule", "Input", "InputKind", "compile_policy"]
+
+ROUTE = "route"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CompiledRule:
+    """One rule compiled for one target (a tool name, or ``"route"``).
+
+    The rule fires iff ``applies ∧ ¬require``. ``indicator`` is ``rule:<name>@<tool>``,
+    for assumption literals and unsat cores.
+    """
+
+    rule: ast.Rule
+    tool: str
+    indicator: z3.BoolRef
+    applies: z3.BoolRef
+    require: z3.BoolRef
+    inputs: tuple[Input, ...]
+
+    @property
+    def fires(self) -> z3.BoolRef:
+        """``applies ∧ ¬require``: the calls this rule stops."""
+        return z3.And(self.applies, z3.Not(self.require))
+
+
+class CompiledPolicy:
+    """A spec compiled into its own Z3 context. Build with :func:`compile_policy`."""
+
+    __slots__ = ("_by_tool", "_domains", "_global_domain", "_sorts", "_table", "_translator",
+                 "ctx", "inputs", "spec")
+
+    def __init__(
+        self,
+        *,
+        spec: ast.Spec,
+        ctx: z3.Context,
+        sorts: Sorts,
+        table: InputTable,
+        translator: Translator,
+        by_tool: dict[str, tuple[CompiledRule, ...]],
+    ) -> None:
+        self.spec = spec
+        self.ctx = ctx
+        self._sorts = sorts
+        self._table = table
+        self._translator = translator
+        self._by_tool = by_tool
+        self.inputs: Mapping[str, Input] = MappingProxyType(table.by_key)
+        self._domains: dict[str, z3.BoolRef] = {}
+        self._global_domain = self._build_global_domain()
+
+    # ------------------------------------------------------------------ contract
+
+    @property
+    def tools(self) -> tuple[str, ...]:
+        """Every target with compiled rules or a declaration: tool names, then ``route``
+        when the spec has route rules."""
+        return tuple(self._by_tool)
+
+    def rules_for(self, tool: str) -> tuple[CompiledRule, ...]:
+        """Rules on ``tool`` plus ``on any`` rules (``"route"``: the route rules), in
+        spec order."""
+        found = self._by_tool.get(tool)
+        if found is None:
+            if tool == ROUTE:
+                return ()
+            known = ", ".join(t for t in self._by_tool if t != ROUTE) or "none"
+            raise CompileError(f"unknown tool {tool!r}; declared tools: {known}")
+        return found
+
+    def domain(self, tool: str) -> z3.BoolRef:
+        """Well-formedness of the inputs of a call of ``tool``: enum arguments within
+        their values, an absent optional argument equal to its zero value, the context's
+        ``tool`` equal to the tool's name, counts and sizes non-negative."""
+        cached = self._domains.get(tool)
+        if cached is not None:
+            return cached
+        self.rules_for(tool)  # rejects an unknown tool
+        parts: list[z3.BoolRef] = [self._global_domain]
+        if tool != ROUTE:
+            ctx_tool = self._table.context(("tool",), ast.PrimType(name=ast.Primitive.STR))
+            parts.append(ctx_tool.const == z3.StringVal(tool, self.ctx))
+            decl = self.spec.tool(tool)
+            for p in decl.params if decl is not None else ():
+                arg = self._table.args[(tool, p.name)]
+                parts.extend(self._type_domain(arg.const, p.type))
+                present = self._table.present.get((tool, p.name))
+                if present is not None:
+                    zero = self._sorts.zero(p.type)
+                    parts.append(z3.Implies(z3.Not(present.const), arg.const == zero))
+        result = z3.And(*parts)
+        self._domains[tool] = result
+        return result
+
+    def arg(self, tool: str, name: str) -> Input:
+        found = self._table.args.get((tool, name))
+        if found is None:
+            decl = self.spec.tool(tool)
+            if decl is None:
+                raise CompileError(f"unknown tool {tool!r}")
+            names = ", ".join(p.name for p in decl.params) or "none"
+            raise CompileError(f"tool {tool} has no argument {name!r}; its arguments: {names}")
+        return found
+
+    def to_z3(self, value: object, type: ast.TypeExpr) -> z3.ExprRef:
+        """A Python value as a Z3 literal: int, Fraction/float/Decimal (exact; a float
+        by its shortest decimal), str, bool, set, list/tuple, dict for records."""
+        return self._sorts.to_z3(value, type)
+
+    def from_z3(self, value: z3.ExprRef, type: ast.TypeExpr) -> object:
+        """A model value as Python (reals as Fraction, or int when integral)."""
+        return self._sorts.from_z3(value, type)
+
+    # ------------------------------------------------------------------ extensions
+
+    def where(self, pattern: ast.EventPattern) -> z3.BoolRef:
+        """The ``where`` filter of an event pattern, over the ARG inputs of
+        ``pattern.tool`` (substitute a past call's arguments to evaluate it)."""
+        return self._translator.where(pattern)
+
+    def input_of(self, const: z3.ExprRef) -> Input | None:
+        """The input whose free constant is ``const``."""
+        return self._table.by_const(const)
+
+    def zero(self, type: ast.TypeExpr) -> z3.ExprRef:
+        """The value an absent optional argument reads as."""
+        return self._sorts.zero(type)
+
+    # ------------------------------------------------------------------ internals
+
+    def _type_domain(self, const: z3.ExprRef, t: ast.TypeExpr) -> list[z3.BoolRef]:
+        values = self._sorts.enum_values(t)
+        if values is None:
+            return []
+        return [z3.Or(*[const == z3.StringVal(v, self.ctx) for v in values])]
+
+    def _build_global_domain(self) -> z3.BoolRef:
+        parts: list[z3.BoolRef] = [z3.BoolVal(True, self.ctx)]
+        for inp in list(self._table.by_key.values()):
+            if inp.kind in (InputKind.FACT, InputKind.MONITOR):
+                parts.extend(self._type_domain(inp.const, inp.type))
+            node = inp.node
+            is_count = isinstance(node, ast.Aggregate) and node.func is ast.AggregateFunc.COUNT
+            if inp.kind is InputKind.MONITOR and is_count:
+                parts.append(inp.const >= 0)
+            if inp.kind is InputKind.SIZE:
+                base = self._table.by_key[inp.path[0]]
+                empty = z3.K(base.const.sort().domain(), z3.BoolVal(False, self.ctx))
+                parts.append(inp.const >= 0)
+                parts.append((inp.const == 0) == (base.const == empty))
+        return z3.And(*parts)
+
+
+def compile_policy(spec: ast.Spec) -> CompiledPolicy:
+    """Compile a type-checked spec; raises CompileError (a GuardgraphError) on a spec the
+    checker would have rejected."""
+    ctx = z3.Context()
+    sorts = Sorts(spec, ctx)
+    table = InputTable(sorts)
+    for decl in spec.tools:
+        table.declare_tool(decl)
+    table.context(("tool",), ast.PrimType(name=ast.Primitive.STR))  # domain() pins it
+    translator = Translator(spec, sorts, table)
+    by_tool: dict[str, list[CompiledRule]] = {t.name: [] for t in spec.tools}
+    for rule in spec.rules:
+        if rule.on_route:
+            by_tool.setdefault(ROUTE, []).append(_compile_rule(translator, rule, ROUTE, None))
+        elif rule.on_any:
+            # `on any` sees only the context: one translation, shared by every tool.
+            shared = _compile_rule(translator, rule, "", None)
+            for tool, rules in by_tool.items():
+                if tool != ROUTE:
+                    rules.append(_with_tool(shared, tool, ctx))
+        else:
+            for tool in rule.targets:
+                if tool not in by_tool or tool == ROUTE:
+                    raise CompileError(f"rule {rule.name}: unknown tool {tool!r}")
+                by_tool[tool].append(_compile_rule(translator, rule, tool, tool))
+    frozen = {tool: tuple(rules) for tool, rules in by_tool.items()}
+    return CompiledPolicy(
+        spec=spec, ctx=ctx, sorts=sorts, table=table, translator=translator, by_tool=frozen
+    )
+
+
+def _compile_rule(tr: Translator, rule: ast.Rule, target: str, tool: str | None) -> CompiledRule:
+    scope = Scope(tool=tool, route=target == ROUTE)
+    applies, read_a = tr.formula(rule.when, scope)
+    require, read_r = tr.formula(rule.require, scope)
+    inputs = {i.key: i for i in (*read_a, *read_r)}
+    return CompiledRule(
+        rule=rule,
+        tool=target,
+        indicator=z3.Bool(f"rule:{rule.name}@{target}", tr.ctx),
+        applies=applies,
+        require=require,
+        inputs=tuple(inputs.values()),
+    )
+
+
+def _with_tool(rule: CompiledRule, tool: str, ctx: z3.Context) -> CompiledRule:
+    return CompiledRule(
+        rule=rule.rule,
+        tool=tool,
+        indicator=z3.Bool(f"rule:{rule.rule.name}@{tool}", ctx),
+        applies=rule.applies,
+        require=rule.require,
+        inputs=rule.inputs,
+    )

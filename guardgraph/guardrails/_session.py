@@ -1,0 +1,127 @@
+"""One incremental Z3 solver per tool, with assumption literals per rule class.
+
+Rules on a tool whose compiled terms are identical (Z3 hash-conses terms, so renamed
+copies of one rule compile to the same ``applies``/``require``) form one *class* and are
+checked once. Each class gets four literals, asserted as implications once:
+
+    app  -> applies          req -> require
+    vio  -> not require      ok  -> (applies -> require)     (the rule does not fire)
+
+so every query is ``check(assumptions)`` on one solver: learned lemmas are kept between
+queries and no solver is built per question. A query answers sat, unsat or unknown;
+unknown is kept as such (never read as sat or unsat).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import z3
+
+from guardgraph.guardrails._compile import CompiledPolicy, CompiledRule
+
+__all__ = ["Answer", "RuleClass", "ToolSession", "Verdict"]
+
+
+class Answer(StrEnum):
+    SAT = "sat"
+    UNSAT = "unsat"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Verdict:
+    answer: Answer
+    model: z3.ModelRef | None = None
+    core: tuple[z3.BoolRef, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuleClass:
+    index: int
+    rules: tuple[CompiledRule, ...]  # identical terms, spec order
+    app: z3.BoolRef
+    req: z3.BoolRef
+    vio: z3.BoolRef
+    ok: z3.BoolRef
+
+    @property
+    def first(self) -> CompiledRule:
+        return self.rules[0]
+
+    @property
+    def keys(self) -> frozenset[str]:
+        return frozenset(i.key for i in self.first.inputs)
+
+
+class ToolSession:
+    """The solver and rule classes for one target (a tool, or ``route``)."""
+
+    def __init__(
+        self,
+        policy: CompiledPolicy,
+        tool: str,
+        timeout_ms: int,
+        rules: Sequence[CompiledRule] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.tool = tool
+        ctx = policy.ctx
+        self.solver = z3.Solver(ctx=ctx)
+        self.solver.set("timeout", timeout_ms)
+        self.solver.set("core.minimize", True)
+        self.solver.add(policy.domain(tool))
+        groups: dict[tuple[int, int, str], list[CompiledRule]] = {}
+        for rule in rules if rules is not None else policy.rules_for(tool):
+            key = (rule.applies.get_id(), rule.require.get_id(), str(rule.rule.otherwise))
+            groups.setdefault(key, []).append(rule)
+        classes = []
+        for index, members in enumerate(groups.values()):
+            first = members[0]
+            tag = f"{first.rule.name}@{tool}#{index}"
+            lits = [z3.Bool(f"{kind}:{tag}", ctx) for kind in ("app", "req", "vio", "ok")]
+            app, req, vio, ok = lits
+            self.solver.add(
+                z3.Implies(app, first.applies),
+                z3.Implies(req, first.require),
+                z3.Implies(vio, z3.Not(first.require)),
+                z3.Implies(ok, z3.Implies(first.applies, first.require)),
+            )
+            classes.append(
+                RuleClass(index=index, rules=tuple(members), app=app, req=req, vio=vio, ok=ok)
+            )
+        self.classes: tuple[RuleClass, ...] = tuple(classes)
+        self._by_lit = {
+            lit.get_id(): c for c in classes for lit in (c.app, c.req, c.vio, c.ok)
+        }
+        self.queries = 0
+
+    def check(self, assumptions: Sequence[z3.BoolRef]) -> Verdict:
+        self.queries += 1
+        answer = self.solver.check(*assumptions)
+        if answer == z3.sat:
+            return Verdict(answer=Answer.SAT, model=self.solver.model())
+        if answer == z3.unsat:
+            return Verdict(answer=Answer.UNSAT, core=tuple(self.solver.unsat_core()))
+        return Verdict(answer=Answer.UNKNOWN, reason=self.solver.reason_unknown())
+
+    def class_of(self, lit: z3.BoolRef) -> RuleClass | None:
+        """The class one of whose literals is ``lit`` (to read unsat cores)."""
+        return self._by_lit.get(lit.get_id())
+
+    def core_classes(self, verdict: Verdict) -> list[RuleClass]:
+        """The classes named by an unsat core, in class order, each once."""
+        found = {c.index: c for lit in verdict.core if (c := self.class_of(lit)) is not None}
+        return [found[i] for i in sorted(found)]
+
+    def holds_in(self, model: z3.ModelRef, term: z3.BoolRef) -> bool | None:
+        """Whether ``term`` is true in ``model`` (None when the model cannot tell)."""
+        value = model.eval(term, model_completion=True)
+        if z3.is_true(value):
+            return True
+        if z3.is_false(value):
+            return False
+        return None

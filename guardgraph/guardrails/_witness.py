@@ -1,0 +1,180 @@
+"""Concrete witnesses read from Z3 models: an example action (tool and argument values)
+and the session state it needs (context, facts, history, provenance), as text for people
+and as JSON-safe data for machines.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fractions import Fraction
+
+import z3
+
+from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, Input, InputKind
+from guardgraph.guardrails._z3sorts import AllExcept
+
+__all__ = ["Witness", "json_value", "read_witness", "show_value"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Witness:
+    """One concrete situation. Values are Python values (see ``CompiledPolicy.from_z3``);
+    an absent optional argument is left out of ``args``; an undefined history term
+    (``min`` of nothing, ``result(t)`` before ``t`` ran) maps to None."""
+
+    tool: str
+    args: tuple[tuple[str, object], ...]
+    context: tuple[tuple[str, object], ...]
+    facts: tuple[tuple[str, object], ...]
+    history: tuple[tuple[str, object], ...]
+    provenance: tuple[tuple[str, object], ...]
+
+    def action_text(self) -> str:
+        if self.tool == ROUTE:
+            return "route"
+        inner = ", ".join(f"{k}={show_value(v)}" for k, v in self.args)
+        return f"{self.tool}({inner})"
+
+    def text(self) -> str:
+        """``send_money(amount=5001) with history: sum(...) = 9000; agent = "support"``."""
+        parts = [self.action_text()]
+        groups = [
+            ("history", self.history),
+            ("context", self.context),
+            ("facts", self.facts),
+            ("provenance", self.provenance),
+        ]
+        extra = [
+            f"{name}: " + ", ".join(f"{k} = {_show_or_undefined(v)}" for k, v in items)
+            for name, items in groups
+            if items
+        ]
+        if extra:
+            parts.append("with " + "; ".join(extra))
+        return " ".join(parts)
+
+    def data(self) -> dict[str, object]:
+        return {
+            "tool": self.tool,
+            "args": {k: json_value(v) for k, v in self.args},
+            "context": {k: json_value(v) for k, v in self.context},
+            "facts": {k: json_value(v) for k, v in self.facts},
+            "history": {k: json_value(v) for k, v in self.history},
+            "provenance": {k: json_value(v) for k, v in self.provenance},
+        }
+
+
+def read_witness(
+    policy: CompiledPolicy, tool: str, model: z3.ModelRef, rules: Iterable[CompiledRule]
+) -> Witness:
+    """The situation ``model`` describes, restricted to the tool's arguments and the
+    inputs that ``rules`` read."""
+    inputs: dict[str, Input] = {}
+    decl = policy.spec.tool(tool) if tool != ROUTE else None
+    for p in decl.params if decl is not None else ():
+        arg = policy.arg(tool, p.name)
+        inputs[arg.key] = arg
+    for rule in rules:
+        for inp in rule.inputs:
+            inputs.setdefault(inp.key, inp)
+
+    def value(inp: Input) -> object:
+        return policy.from_z3(model.eval(inp.const, model_completion=True), inp.type)
+
+    present = {
+        inp.path[0]: value(inp)
+        for inp in policy.inputs.values()
+        if inp.kind is InputKind.PRESENT and inp.tool == tool
+    }
+    defined = {
+        inp.node: value(inp) for inp in inputs.values() if inp.kind is InputKind.DEFINED
+    }
+    args, context, facts, history, provenance = [], [], [], [], []
+    for inp in inputs.values():
+        if inp.kind is InputKind.ARG:
+            if present.get(inp.path[0], True):
+                args.append((inp.path[0], value(inp)))
+        elif inp.kind is InputKind.CONTEXT:
+            if inp.path != ("tool",):
+                context.append((".".join(inp.path), value(inp)))
+        elif inp.kind is InputKind.FACT:
+            facts.append((inp.path[0], value(inp)))
+        elif inp.kind is InputKind.MONITOR:
+            name = inp.key.removeprefix("mon:")
+            history.append((name, value(inp) if defined.get(inp.node, True) else None))
+        elif inp.kind is InputKind.PROVENANCE:
+            func = inp.key.split(":")[1]
+            provenance.append((f"{func}({'.'.join(inp.path)})", value(inp)))
+        elif inp.kind is InputKind.SIZE:
+            base = policy.inputs[inp.path[0]]
+            if base.kind is InputKind.ARG:
+                continue  # the argument's own value shows its size
+            context.append((f"len({base.key.split(':', 1)[1]})", value(inp)))
+    return Witness(
+        tool=tool,
+        args=tuple(args),
+        context=tuple(context),
+        facts=tuple(facts),
+        history=tuple(history),
+        provenance=tuple(provenance),
+    )
+
+
+def _show_or_undefined(v: object) -> str:
+    return "<none yet>" if v is None else show_value(v)
+
+
+def show_value(v: object) -> str:
+    """A value in DSL spelling: ``"x"``, ``5001``, ``12.5``, ``1/3``, ``{"a"}``, ``[1, 2]``."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return json.dumps(v, ensure_ascii=False)
+    if isinstance(v, Fraction):
+        return _decimal(v) or f"{v.numerator}/{v.denominator}"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, AllExcept):
+        return "every value except {" + ", ".join(sorted(map(show_value, v.excluded))) + "}"
+    if isinstance(v, frozenset | set):
+        return "{" + ", ".join(sorted(map(show_value, v))) + "}"
+    if isinstance(v, tuple | list):
+        return "[" + ", ".join(map(show_value, v)) + "]"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}: {show_value(x)}" for k, x in v.items()) + "}"
+    return repr(v)
+
+
+def json_value(v: object) -> object:
+    """A JSON-safe form: exact reals as numbers when a short decimal says them exactly,
+    else as ``"p/q"``; sets as sorted lists; co-finite sets as ``{"all_except": [...]}``."""
+    if isinstance(v, bool | int | str) or v is None:
+        return v
+    if isinstance(v, Fraction):
+        text = _decimal(v)
+        return float(text) if text is not None else f"{v.numerator}/{v.denominator}"
+    if isinstance(v, AllExcept):
+        return {"all_except": sorted((json_value(x) for x in v.excluded), key=repr)}
+    if isinstance(v, frozenset | set):
+        return sorted((json_value(x) for x in v), key=repr)
+    if isinstance(v, tuple | list):
+        return [json_value(x) for x in v]
+    if isinstance(v, Mapping):
+        return {str(k): json_value(x) for k, x in v.items()}
+    return repr(v)
+
+
+def _decimal(v: Fraction) -> str | None:
+    """The exact decimal spelling of ``v`` when it has at most 12 decimals."""
+    for digits in range(13):
+        scaled = v * 10**digits
+        if scaled.denominator == 1:
+            n = scaled.numerator
+            if digits == 0:
+                return str(n)
+            sign, n = ("-" if n < 0 else ""), abs(n)
+            whole, frac = divmod(n, 10**digits)
+            return f"{sign}{whole}.{frac:0{digits}d}"
+    return None

@@ -1,0 +1,360 @@
+"""The Z3 sorts of a spec's types, and conversion of Python values to and from Z3.
+
+One :class:`Sorts` per compiled policy, bound to that policy's ``z3.Context``: ``int`` is
+Int, ``real`` Real (exact), ``bool`` Bool, ``str`` and enums String, ``set[T]`` an array
+from T to Bool, ``list[T]`` Seq(T), each record a Z3 datatype ``mk_<Record>`` whose
+accessors are the field names, and ``T?`` the sort of ``T``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+
+import z3
+
+from guardgraph.guardrails._errors import CompileError
+from guardgraph.specs import ast
+
+__all__ = ["AllExcept", "RecordInfo", "Sorts", "describe_type"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AllExcept:
+    """A set that a model left co-finite: every value except ``excluded``.
+
+    Z3 models may describe a set as "everything but these"; a witness shows it as such
+    rather than pretending it is finite.
+    """
+
+    excluded: frozenset[object]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordInfo:
+    name: str
+    sort: z3.DatatypeSortRef
+    ctor: z3.FuncDeclRef
+    fields: tuple[tuple[str, ast.TypeExpr], ...]
+    accessors: Mapping[str, z3.FuncDeclRef]
+
+
+def describe_type(t: ast.TypeExpr) -> str:
+    """The DSL spelling of a type, for messages."""
+    match t:
+        case ast.PrimType(name=name):
+            return str(name)
+        case ast.ListType(element=e):
+            return f"list[{describe_type(e)}]"
+        case ast.SetType(element=e):
+            return f"set[{describe_type(e)}]"
+        case ast.OptionalType(inner=i):
+            return f"{describe_type(i)}?"
+        case ast.NamedType(name=n):
+            return n
+
+
+class Sorts:
+    """Sorts, zero values and value conversion for one spec in one context."""
+
+    def __init__(self, spec: ast.Spec, ctx: z3.Context) -> None:
+        self.ctx = ctx
+        self._enums = {e.name: e.values for e in spec.enums}
+        self._records: dict[str, RecordInfo] = {}
+        self._cache: dict[ast.TypeExpr, z3.SortRef] = {}
+        decls = {r.name: r for r in spec.records}
+        for name in _record_order(decls):
+            self._declare(decls[name])
+
+    # ------------------------------------------------------------------ sorts
+
+    def _declare(self, rec: ast.RecordDecl) -> None:
+        dt = z3.Datatype(rec.name, ctx=self.ctx)
+        dt.declare(f"mk_{rec.name}", *[(f.name, self.sort(f.type)) for f in rec.fields])
+        sort = dt.create()
+        ctor = sort.constructor(0)
+        accessors = {f.name: sort.accessor(0, i) for i, f in enumerate(rec.fields)}
+        self._records[rec.name] = RecordInfo(
+            name=rec.name,
+            sort=sort,
+            ctor=ctor,
+            fields=tuple((f.name, f.type) for f in rec.fields),
+            accessors=accessors,
+        )
+
+    def sort(self, t: ast.TypeExpr) -> z3.SortRef:
+        cached = self._cache.get(t)
+        if cached is not None:
+            return cached
+        ctx = self.ctx
+        result: z3.SortRef
+        match t:
+            case ast.PrimType(name=ast.Primitive.INT):
+                result = z3.IntSort(ctx)
+            case ast.PrimType(name=ast.Primitive.REAL):
+                result = z3.RealSort(ctx)
+            case ast.PrimType(name=ast.Primitive.BOOL):
+                result = z3.BoolSort(ctx)
+            case ast.PrimType(name=ast.Primitive.STR):
+                result = z3.StringSort(ctx)
+            case ast.ListType(element=e):
+                result = z3.SeqSort(self.sort(e))
+            case ast.SetType(element=e):
+                # z3.SetSort would mix in the global context's Bool sort.
+                result = z3.ArraySort(self.sort(e), z3.BoolSort(ctx))
+            case ast.OptionalType(inner=i):
+                result = self.sort(i)
+            case ast.NamedType(name=n) if n in self._enums:
+                result = z3.StringSort(ctx)
+            case ast.NamedType(name=n) if n in self._records:
+                result = self._records[n].sort
+            case _:
+                raise CompileError(f"unknown type {describe_type(t)!r}")
+        self._cache[t] = result
+        return result
+
+    def record(self, name: str) -> RecordInfo:
+        return self._records[name]
+
+    def record_of_sort(self, sort: z3.SortRef) -> RecordInfo | None:
+        for info in self._records.values():
+            if info.sort.eq(sort):
+                return info
+        return None
+
+    def enum_values(self, t: ast.TypeExpr) -> tuple[str, ...] | None:
+        """The values of an enum type (also through ``?``), else None."""
+        if isinstance(t, ast.OptionalType):
+            t = t.inner
+        if isinstance(t, ast.NamedType):
+            return self._enums.get(t.name)
+        return None
+
+    # ------------------------------------------------------------------ values
+
+    def zero(self, t: ast.TypeExpr) -> z3.ExprRef:
+        """The value an absent optional argument reads as (an enum's first value)."""
+        ctx = self.ctx
+        match t:
+            case ast.OptionalType(inner=i):
+                return self.zero(i)
+            case ast.PrimType(name=ast.Primitive.INT):
+                return z3.IntVal(0, ctx)
+            case ast.PrimType(name=ast.Primitive.REAL):
+                return z3.RealVal(0, ctx)
+            case ast.PrimType(name=ast.Primitive.BOOL):
+                return z3.BoolVal(False, ctx)
+            case ast.PrimType(name=ast.Primitive.STR):
+                return z3.StringVal("", ctx)
+            case ast.ListType(element=e):
+                return z3.Empty(z3.SeqSort(self.sort(e)))
+            case ast.SetType(element=e):
+                return z3.K(self.sort(e), z3.BoolVal(False, ctx))
+            case ast.NamedType(name=n) if n in self._enums:
+                return z3.StringVal(self._enums[n][0], ctx)
+            case ast.NamedType(name=n):
+                info = self._records[n]
+                return info.ctor(*[self.zero(ft) for _, ft in info.fields])
+        raise CompileError(f"unknown type {describe_type(t)!r}")  # pragma: no cover
+
+    def to_z3(self, value: object, t: ast.TypeExpr, *, where: str = "value") -> z3.ExprRef:
+        """A Python value as a Z3 literal of type ``t``; a mismatch raises CompileError."""
+        ctx = self.ctx
+
+        def bad() -> CompileError:
+            return CompileError(
+                f"expected {describe_type(t)}, got {where}={value!r} ({type(value).__name__})"
+            )
+
+        match t:
+            case ast.OptionalType(inner=i):
+                return self.zero(i) if value is None else self.to_z3(value, i, where=where)
+            case ast.PrimType(name=ast.Primitive.INT):
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise bad()
+                return z3.IntVal(value, ctx)
+            case ast.PrimType(name=ast.Primitive.REAL):
+                exact = _exact(value)
+                if exact is None:
+                    raise bad()
+                return z3.RealVal(str(exact), ctx)
+            case ast.PrimType(name=ast.Primitive.BOOL):
+                if not isinstance(value, bool):
+                    raise bad()
+                return z3.BoolVal(value, ctx)
+            case ast.PrimType(name=ast.Primitive.STR):
+                if not isinstance(value, str):
+                    raise bad()
+                return z3.StringVal(value, ctx)
+            case ast.NamedType(name=n) if n in self._enums:
+                if not isinstance(value, str) or value not in self._enums[n]:
+                    raise bad()
+                return z3.StringVal(value, ctx)
+            case ast.NamedType(name=n) if n in self._records:
+                info = self._records[n]
+                if not isinstance(value, Mapping) or set(value) != {f for f, _ in info.fields}:
+                    raise bad()
+                return info.ctor(
+                    *[self.to_z3(value[f], ft, where=f"{where}.{f}") for f, ft in info.fields]
+                )
+            case ast.SetType(element=e):
+                if not isinstance(value, set | frozenset | list | tuple):
+                    raise bad()
+                acc: z3.ExprRef = z3.K(self.sort(e), z3.BoolVal(False, ctx))
+                for item in value:
+                    acc = z3.Store(acc, self.to_z3(item, e, where=where), z3.BoolVal(True, ctx))
+                return acc
+            case ast.ListType(element=e):
+                if not isinstance(value, list | tuple):
+                    raise bad()
+                units = [z3.Unit(self.to_z3(item, e, where=where)) for item in value]
+                if not units:
+                    return z3.Empty(z3.SeqSort(self.sort(e)))
+                return units[0] if len(units) == 1 else z3.Concat(*units)
+        raise bad()
+
+    def from_z3(self, value: z3.ExprRef, t: ast.TypeExpr) -> object:
+        """A model value as Python: reals as Fraction (int when integral), sets as
+        frozenset (or :class:`AllExcept`), lists as tuples, records as dicts."""
+        match t:
+            case ast.OptionalType(inner=i):
+                return self.from_z3(value, i)
+            case ast.PrimType(name=ast.Primitive.INT):
+                if not z3.is_int_value(value):
+                    raise CompileError(f"not an int value: {value}")
+                return value.as_long()
+            case ast.PrimType(name=ast.Primitive.REAL):
+                return _real(value)
+            case ast.PrimType(name=ast.Primitive.BOOL):
+                if z3.is_true(value):
+                    return True
+                if z3.is_false(value):
+                    return False
+                raise CompileError(f"not a bool value: {value}")
+            case ast.PrimType(name=ast.Primitive.STR):
+                return _string(value)
+            case ast.NamedType(name=n) if n in self._enums:
+                return _string(value)
+            case ast.NamedType(name=n):
+                info = self._records[n]
+                kids = value.children()
+                pairs = zip(info.fields, kids, strict=True)
+                return {f: self.from_z3(k, ft) for (f, ft), k in pairs}
+            case ast.SetType(element=e):
+                return self._set_value(value, e)
+            case ast.ListType(element=e):
+                return tuple(self.from_z3(u, e) for u in _seq_units(value))
+        raise CompileError(f"unknown type {describe_type(t)!r}")  # pragma: no cover
+
+    def _set_value(self, value: z3.ExprRef, element: ast.TypeExpr) -> object:
+        members: dict[object, bool] = {}
+        node = value
+        while z3.is_store(node):
+            key, flag = node.arg(1), node.arg(2)
+            members.setdefault(self.from_z3(key, element), z3.is_true(flag))
+            node = node.arg(0)
+        if z3.is_K(node):
+            default = z3.is_true(node.arg(0))
+            if default:
+                return AllExcept(excluded=frozenset(k for k, v in members.items() if not v))
+            return frozenset(k for k, v in members.items() if v)
+        if z3.is_quantifier(node) and node.is_lambda():
+            return frozenset(self._lambda_members(node, element))
+        raise CompileError(f"cannot read a set value from {value}")
+
+    def _lambda_members(self, lam: z3.QuantifierRef, element: ast.TypeExpr) -> list[object]:
+        # Z3 sometimes prints a finite set as lambda x: Or(x == a, x == b).
+        out: list[object] = []
+        stack = [lam.body()]
+        while stack:
+            e = stack.pop()
+            if z3.is_or(e):
+                stack.extend(e.children())
+            elif z3.is_eq(e):
+                lit = e.arg(1) if z3.is_var(e.arg(0)) else e.arg(0)
+                out.append(self.from_z3(lit, element))
+            elif z3.is_false(e):
+                continue
+            else:
+                raise CompileError(f"cannot read a set value from {lam}")
+        return out
+
+
+def _exact(value: object) -> Fraction | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | Fraction):
+        return Fraction(value)
+    if isinstance(value, Decimal):
+        return Fraction(value) if value.is_finite() else None
+    if isinstance(value, float):
+        # The shortest decimal that round-trips: 0.1 means one tenth, as the user wrote it.
+        return Fraction(repr(value)) if value == value and abs(value) != float("inf") else None
+    return None
+
+
+def _real(value: z3.ExprRef) -> int | Fraction:
+    if z3.is_int_value(value):
+        return int(value.as_long())
+    if z3.is_rational_value(value):
+        frac = value.as_fraction()
+    elif z3.is_algebraic_value(value):
+        frac = value.approx(20).as_fraction()
+    else:
+        raise CompileError(f"not a real value: {value}")
+    return int(frac) if frac.denominator == 1 else Fraction(frac)
+
+
+def _string(value: z3.ExprRef) -> str:
+    if not z3.is_string_value(value):
+        raise CompileError(f"not a string value: {value}")
+    # The exact code points: `as_string` escapes some characters.
+    ref = value.ctx_ref()
+    n = z3.Z3_get_string_length(ref, value.as_ast())
+    buf = (ctypes.c_uint * n)()
+    z3.Z3_get_string_contents(ref, value.as_ast(), n, buf)
+    return "".join(map(chr, buf))
+
+
+def _seq_units(value: z3.ExprRef) -> list[z3.ExprRef]:
+    kind = value.decl().kind()
+    if kind == z3.Z3_OP_SEQ_EMPTY:
+        return []
+    if kind == z3.Z3_OP_SEQ_UNIT:
+        return [value.arg(0)]
+    if kind == z3.Z3_OP_SEQ_CONCAT:
+        return [u for child in value.children() for u in _seq_units(child)]
+    raise CompileError(f"cannot read a list value from {value}")
+
+
+def _record_order(decls: Mapping[str, ast.RecordDecl]) -> list[str]:
+    """Records in dependency order (a field's record before the record that uses it)."""
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def refs(t: ast.TypeExpr) -> list[str]:
+        match t:
+            case ast.NamedType(name=n):
+                return [n] if n in decls else []
+            case ast.ListType(element=e) | ast.SetType(element=e) | ast.OptionalType(inner=e):
+                return refs(e)
+        return []
+
+    def visit(name: str, trail: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise CompileError(f"recursive record types: {' -> '.join((*trail, name))}")
+        state[name] = 1
+        for f in decls[name].fields:
+            for dep in refs(f.type):
+                visit(dep, (*trail, name))
+        state[name] = 2
+        order.append(name)
+
+    for name in decls:
+        visit(name, ())
+    return order

@@ -1,0 +1,304 @@
+"""Static checks of a spec (``guardgraph lint``): Z3 finds rules that can never pass, never
+apply, always pass, block a tool together, repeat another rule, contradict each other,
+or escalate only calls that are denied anyway; repair clauses that cannot produce a
+compliant call; unused facts and tools. Each finding carries a concrete witness.
+
+Definitions (per target tool T; D(T) is ``policy.domain(T)``; a rule *fires* when it
+applies and its requirement does not hold):
+
+- GG302 never-applies: D ∧ applies is unsat.
+- GG301 never-passes: D ∧ applies is sat, D ∧ applies ∧ require is unsat.
+- GG311 always-passes: D ∧ applies is sat, D ∧ applies ∧ ¬require is unsat.
+- GG303 tool-blocked: D ∧ ⋀(applies_r → require_r) over T's deny rules is unsat, and the
+  unsat core has at least two rules (one rule alone is GG301).
+- GG304 redundant-rule: A is implied by B (same decision): every call A stops, B stops:
+  D ∧ fires_A ∧ ¬fires_B is unsat. For rules equal up to renaming, each later copy points
+  at the first; otherwise the later rule of two equivalent ones is reported. A rule
+  implied only by several rules together is reported with all of them.
+- GG305 contradictory-rules: two deny/escalate rules both apply to some call, and no
+  call they both apply to passes both.
+- GG306 overlapping-verdicts: every call an escalate rule escalates is denied by deny
+  rules anyway, so the escalation never reaches a human.
+- GG307 unreachable-repair: there is no call the rule denies for which some values of the
+  repair arguments (all else unchanged, within the declared types) satisfy the rule.
+  Only the rule itself is considered, not the other rules on the tool.
+- GG308 unused-fact / GG309 unused-tool: a fact no rule reads; a tool that no rule
+  targets (``on any`` counts) or mentions in an aggregate, temporal term or ``result``.
+- GG310 solver-unknown: a question the solver could not decide within ``timeout_ms``;
+  it is reported, never read as either answer.
+
+A rule on several targets is checked on each; ``on any`` rules are reported only for
+findings that hold on every tool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import z3
+
+from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, compile_policy
+from guardgraph.guardrails._lintpairs import PairChecks
+from guardgraph.guardrails._session import Answer, RuleClass, ToolSession, Verdict
+from guardgraph.guardrails._translate import iter_subexprs
+from guardgraph.guardrails._witness import read_witness
+from guardgraph.specs import ast
+from guardgraph.specs.diagnostics import Diagnostic
+
+__all__ = ["DEFAULT_TIMEOUT_MS", "lint"]
+
+DEFAULT_TIMEOUT_MS = 2000
+
+
+def lint(spec: ast.Spec, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> tuple[Diagnostic, ...]:
+    """Every static finding about ``spec``, sorted by place then code.
+
+    ``timeout_ms`` bounds each solver question; an undecided one is a GG310 finding.
+    """
+    policy = compile_policy(spec)
+    findings = _Linter(policy, timeout_ms).run()
+    return tuple(sorted(findings, key=_order))
+
+
+def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
+    s = d.span
+    return (s.file, s.line, s.column, d.code, d.message) if s else ("", 0, 0, d.code, d.message)
+
+
+@dataclass(slots=True)
+class _ClassState:
+    fires: Verdict | None = None  # D ∧ applies ∧ ¬require
+    passes: Verdict | None = None  # D ∧ applies ∧ require
+
+    @property
+    def can_fire(self) -> bool:
+        return self.fires is not None and self.fires.answer is Answer.SAT
+
+    @property
+    def can_pass(self) -> bool:
+        return self.passes is not None and self.passes.answer is Answer.SAT
+
+
+@dataclass(slots=True)
+class Finding:
+    """A finding on one target, before targets of one rule are merged."""
+
+    code: str
+    rule: ast.Rule
+    tool: str
+    message: str
+    help: str | None = None
+    others: tuple[ast.Rule, ...] = ()
+    witness: Iterable[CompiledRule] | None = None
+    model: z3.ModelRef | None = None
+    extra_notes: tuple[str, ...] = ()
+    session: ToolSession | None = field(default=None, repr=False)
+
+
+class _Linter:
+    def __init__(self, policy: CompiledPolicy, timeout_ms: int) -> None:
+        self.policy = policy
+        self.timeout_ms = timeout_ms
+        self.findings: list[Finding] = []
+
+    def run(self) -> list[Diagnostic]:
+        spec = self.policy.spec
+        for tool in self.policy.tools:
+            if self.policy.rules_for(tool):
+                self._tool(tool)
+        merged = self._merge()
+        return merged + self._unused(spec)
+
+    # ------------------------------------------------------------------ per tool
+
+    def _tool(self, tool: str) -> None:
+        session = ToolSession(self.policy, tool, self.timeout_ms)
+        states = {c.index: self._single(session, c) for c in session.classes}
+        for c in session.classes:
+            for copy in c.rules[1:]:
+                self._add(
+                    session, "GG304", copy.rule, c.first.rule,
+                    f"rule `{copy.rule.name}` is a copy of rule `{c.first.rule.name}`"
+                    f" (equal up to its name) on {_calls(tool)}",
+                    help="delete one of them",
+                    model=_model(states[c.index]), witness=[c.first],
+                )
+        pairs = PairChecks(session, states, self)
+        pairs.redundant()
+        pairs.shadowed_escalations()
+        blocked = pairs.blocked()
+        pairs.contradictions(skip=blocked)
+        self._repairs(session, states)
+
+    def _single(self, session: ToolSession, c: RuleClass) -> _ClassState:
+        st = _ClassState()
+        st.fires = session.check([c.app, c.vio])
+        st.passes = session.check([c.app, c.req])
+        fires, passes = st.fires.answer, st.passes.answer
+        tool = session.tool
+        for member in c.rules:
+            rule = member.rule
+            if Answer.UNKNOWN in (fires, passes):
+                which = st.fires if fires is Answer.UNKNOWN else st.passes
+                self.unknown(session, rule, (), f"whether it can fire and pass on {_calls(tool)}",
+                             which)
+            elif fires is Answer.UNSAT and passes is Answer.UNSAT:
+                self._add(session, "GG302", rule, None,
+                          f"rule `{rule.name}` never applies to {_calls(tool)}",
+                          help="no call satisfies its `when` clause within the declared types")
+            elif fires is Answer.UNSAT:
+                self._add(session, "GG311", rule, None,
+                          f"rule `{rule.name}` always passes on {_calls(tool)}: its requirement"
+                          " holds for every call it applies to",
+                          help="the rule never stops anything; check its condition",
+                          model=st.passes.model, witness=[member])
+            elif passes is Answer.UNSAT:
+                self._add(session, "GG301", rule, None,
+                          f"rule `{rule.name}` can never pass on {_calls(tool)}: every call it"
+                          " applies to violates it",
+                          help="its requirement contradicts its `when` clause or the declared"
+                          " types",
+                          model=st.fires.model, witness=[member])
+        return st
+
+    def _repairs(self, session: ToolSession, states: dict[int, _ClassState]) -> None:
+        tool = session.tool
+        if tool == ROUTE:
+            return
+        dom = self.policy.domain(tool)
+        for c in session.classes:
+            rule = c.first.rule
+            if not rule.repair or not states[c.index].can_fire:
+                continue
+            pairs = []
+            for name in rule.repair:
+                arg = self.policy.arg(tool, name)
+                pairs.append((arg.const, z3.Const(f"{arg.key}'", arg.const.sort())))
+            fixed = z3.substitute(z3.And(dom, z3.Implies(c.first.applies, c.first.require)),
+                                  *pairs)
+            lit = z3.Bool(f"repair:{rule.name}@{tool}", self.policy.ctx)
+            session.solver.add(z3.Implies(lit, fixed))
+            verdict = session.check([c.app, c.vio, lit])
+            names = ", ".join(rule.repair)
+            if verdict.answer is Answer.UNKNOWN:
+                self.unknown(session, rule, (), f"whether `repair {names}` can succeed", verdict)
+            elif verdict.answer is Answer.UNSAT:
+                for member in c.rules:
+                    self._add(session, "GG307", member.rule, None,
+                              f"`repair {names}` of rule `{member.rule.name}` can never produce"
+                              f" a compliant call of {tool}",
+                              help=f"no value of {names} satisfies the rule for any call it denies;"
+                              " repair other arguments or drop the clause",
+                              model=_model(states[c.index]), witness=[member])
+
+    # ------------------------------------------------------------------ findings
+
+    def _add(self, session: ToolSession, code: str, rule: ast.Rule, other: ast.Rule | None,
+             message: str, *, help: str | None = None, model: z3.ModelRef | None = None,  # noqa: A002
+             witness: Iterable[CompiledRule] | None = None,
+             others: Sequence[ast.Rule] = ()) -> None:
+        all_others = tuple(others) if others else ((other,) if other is not None else ())
+        self.findings.append(Finding(code=code, rule=rule, tool=session.tool, message=message,
+                                     help=help, others=all_others, witness=witness, model=model,
+                                     session=session))
+
+    def add(self, session: ToolSession, code: str, rule: ast.Rule, others: Sequence[ast.Rule],
+            message: str, *, help: str | None = None, model: z3.ModelRef | None = None,  # noqa: A002
+            witness: Iterable[CompiledRule] | None = None) -> None:
+        self._add(session, code, rule, None, message, help=help, model=model, witness=witness,
+                  others=others)
+
+    def unknown(self, session: ToolSession, rule: ast.Rule, others: Sequence[ast.Rule],
+                question: str, verdict: Verdict) -> None:
+        reason = verdict.reason or "unknown"
+        self._add(session, "GG310", rule, None,
+                  f"the solver could not decide {question} for rule `{rule.name}` ({reason})",
+                  help="raise --timeout or simplify the rule; this is not a pass",
+                  others=others)
+
+    def _merge(self) -> list[Diagnostic]:
+        # `on any` rules are reported only where a finding holds on every tool.
+        out: list[Diagnostic] = []
+        any_groups: dict[tuple[str, str, tuple[str, ...]], list[Finding]] = {}
+        tools = [t for t in self.policy.tools if t != ROUTE]
+        for f in self.findings:
+            if f.rule.on_any:
+                key = (f.code, f.rule.name, tuple(o.name for o in f.others))
+                any_groups.setdefault(key, []).append(f)
+            else:
+                out.append(self._diagnostic(f))
+        for group in any_groups.values():
+            if {f.tool for f in group} >= set(tools):
+                out.append(self._diagnostic(group[0], every_tool=True))
+        return out
+
+    def _diagnostic(self, f: Finding, *, every_tool: bool = False) -> Diagnostic:
+        message = f.message
+        if every_tool:
+            message = message.replace(_calls(f.tool), "calls of every tool")
+        notes: list[str] = []
+        data: dict[str, object] = {
+            "rules": [f.rule.name, *(o.name for o in f.others)],
+            "tool": "any" if every_tool else f.tool,
+        }
+        for o in f.others:
+            if o.span is not None:
+                notes.append(f"rule `{o.name}` is defined at {o.span.file}:{o.span.line}")
+        if f.model is not None and f.witness is not None:
+            w = read_witness(self.policy, f.tool, f.model, f.witness)
+            notes.insert(0, f"witness: {w.text()}")
+            data["witness"] = w.data()
+        notes.extend(f.extra_notes)
+        return Diagnostic(code=f.code, message=message, span=f.rule.span, help=f.help,
+                          notes=tuple(notes), data=tuple(data.items()))
+
+    # ------------------------------------------------------------------ unused
+
+    def _unused(self, spec: ast.Spec) -> list[Diagnostic]:
+        read: set[str] = set()
+        for tool in self.policy.tools:
+            for r in self.policy.rules_for(tool):
+                read.update(i.key for i in r.inputs)
+        out = [
+            Diagnostic(code="GG308", message=f"fact `{f.name}` is never used by a rule",
+                       span=f.span, help="remove it, or write the rule that needs it",
+                       data=(("fact", f.name),))
+            for f in spec.facts
+            if f"fact:{f.name}" not in read
+        ]
+        mentioned: set[str] = set()
+        for rule in spec.rules:
+            mentioned.update(rule.targets)
+            for root in (rule.when, rule.require):
+                for e in iter_subexprs(root) if root is not None else ():
+                    mentioned.update(_tools_named(e))
+        has_any = any(r.on_any for r in spec.rules)
+        out.extend(
+            Diagnostic(code="GG309", message=f"tool `{t.name}` has no rule",
+                       span=t.span, help=f"every call of {t.name} is allowed; add a rule"
+                       " that says when it may be called",
+                       data=(("tool", t.name),))
+            for t in spec.tools
+            if not has_any and t.name not in mentioned
+        )
+        return out
+
+
+def _tools_named(e: ast.Expr) -> list[str]:
+    match e:
+        case ast.Aggregate(pattern=p) | ast.Temporal(pattern=p):
+            return [p.tool] if p.tool else []
+        case ast.Since(held=h, anchor=a):
+            return [t for t in (h.tool, a.tool) if t]
+        case ast.Call(func="result", args=(ast.Name(id=name),)):
+            return [name]
+    return []
+
+
+def _calls(tool: str) -> str:
+    return "routing decisions" if tool == ROUTE else f"calls of {tool}"
+
+
+def _model(st: _ClassState) -> z3.ModelRef | None:
+    return st.fires.model if st.fires is not None else None

@@ -1,0 +1,94 @@
+"""Crash safety: a writer killed with SIGKILL mid-stream loses no record it reported as
+written, and the log it leaves behind still verifies."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from guardgraph.audit import SignedCheckpoint, load_verifier, open_log, open_store, verify_log
+from guardgraph.audit.log import key_paths
+
+WRITER = textwrap.dedent(
+    """
+    import sys, threading
+    from guardgraph.audit import Event, EventKind, open_log
+
+    log = open_log(sys.argv[1], checkpoint_every=25)
+    out = threading.Lock()
+
+    def write(worker):
+        i = 0
+        while True:
+            rec = log.record(Event(kind=EventKind.VERDICT, session=f"w{worker}",
+                                   actor="writer", payload={"worker": worker, "i": i}))
+            # reported only after record() returned, i.e. after the durable commit
+            with out:
+                sys.stdout.write(f"{rec.seq} {rec.id}\\n")
+                sys.stdout.flush()
+            i += 1
+
+    threads = [threading.Thread(target=write, args=(w,), daemon=True)
+               for w in range(int(sys.argv[2]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    """
+)
+
+
+def _run_and_kill(db: Path, workers: int, reported_before_kill: int) -> dict[int, str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(db), str(workers)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    assert proc.stdout is not None
+    reported: dict[int, str] = {}
+    try:
+        while len(reported) < reported_before_kill:
+            line = proc.stdout.readline()
+            if not line:
+                pytest.fail(f"the writer died early: {proc.stderr.read() if proc.stderr else ''}")
+            seq, rid = line.split()
+            reported[int(seq)] = rid
+        os.kill(proc.pid, signal.SIGKILL)
+        # lines already in the pipe were reported before the kill, too
+        for line in proc.stdout:
+            seq, rid = line.split()
+            reported[int(seq)] = rid
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    return reported
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_sigkill_loses_no_reported_record(tmp_path: Path, workers: int) -> None:
+    db = tmp_path / "audit.db"
+    open_log(db).close()  # create the key once, before writers race for it
+    reported = _run_and_kill(db, workers, 300)
+    store = open_store(db)
+    try:
+        for seq, rid in reported.items():
+            rec = store.get(rid)
+            assert rec is not None, f"record {seq} ({rid}) was reported written but is lost"
+            assert rec.seq == seq
+        witness = SignedCheckpoint.parse(key_paths(db)[3].read_text())
+        report = verify_log(store, public_keys=[load_verifier(str(key_paths(db)[1]))],
+                            trusted_checkpoints=[witness])
+        assert report.records >= len(reported)
+        assert report.checkpoints >= 300 // 25 - 1
+    finally:
+        store.close()
+    # the survivor's log goes on: a fresh writer continues the chain and signs it
+    with open_log(db) as log:
+        log.record_many([])
+        assert log.checkpoint().size == report.records

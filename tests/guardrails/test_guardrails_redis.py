@@ -1,0 +1,105 @@
+"""RedisStore against the real server: several processes enforce one budget."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import pytest
+
+from guardgraph.guardrails import Action, Guard, Session
+
+pytestmark = pytest.mark.redis
+
+URL = "redis://127.0.0.1:6379/0"
+SPEC = """
+spec r version 1
+tool spend(amount: int)
+rule budget:
+  on spend
+  require sum(spend.amount within 24h) + amount <= 2000
+"""
+NOW = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+def _client() -> object:
+    import redis
+
+    client = redis.Redis.from_url(URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError as exc:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at 127.0.0.1:6379 is required in CI: {exc}")
+        pytest.skip(f"no Redis server at 127.0.0.1:6379 ({exc})")
+    return client
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    client = _client()
+    name = f"guardgraph-test:{uuid.uuid4().hex}:"
+    yield name
+    for key in client.scan_iter(f"{name}*"):  # type: ignore[attr-defined]
+        client.delete(key)  # type: ignore[attr-defined]
+
+
+def _guard(prefix: str) -> Guard:
+    from guardgraph.guardrails import RedisStore
+
+    return Guard.from_text(SPEC, store=RedisStore(url=URL, prefix=prefix))
+
+
+def _spender(prefix: str, worker: int, queue: multiprocessing.Queue[list[int]]) -> None:
+    guard = _guard(prefix)
+    session = Session(id="budget", now=NOW)
+    allowed = []
+    for i in range(40):
+        amount = 10 + (worker * 7 + i) % 13
+        v = guard.check_and_commit(Action(tool="spend", args={"amount": amount},
+                                          call_id=f"{worker}-{i}"), session)
+        if v.allowed:
+            allowed.append(amount)
+        else:
+            assert v.code == "GG400", v.message
+    queue.put(allowed)
+
+
+def test_four_processes_never_overspend_and_lose_nothing(prefix: str) -> None:
+    ctx = multiprocessing.get_context("spawn")
+    queue: multiprocessing.Queue[list[int]] = ctx.Queue()
+    procs = [ctx.Process(target=_spender, args=(prefix, w, queue)) for w in range(4)]
+    for p in procs:
+        p.start()
+    allowed = [x for _ in procs for x in queue.get(timeout=120)]
+    for p in procs:
+        p.join(timeout=60)
+        assert p.exitcode == 0
+    total = sum(allowed)
+    assert 2000 - 23 < total <= 2000
+    v = _guard(prefix).check(Action(tool="spend", args={"amount": 2000}),
+                             Session(id="budget", now=NOW))
+    assert dict(v.failures[0].values)["sum(spend.amount within 24h)"] == total
+
+
+def test_state_round_trips_through_redis(prefix: str) -> None:
+    g = _guard(prefix)
+    s = Session(id="rt", now=NOW)
+    assert g.check_and_commit(Action(tool="spend", args={"amount": 1500}), s).allowed
+    data = g.export_session("rt")
+    other = _guard(prefix + "other:")
+    other.restore_session("rt", data)
+    for amount in (499, 500, 501):
+        probe = Action(tool="spend", args={"amount": amount})
+        assert other.check(probe, s) == g.check(probe, s)
+    assert not other.check(Action(tool="spend", args={"amount": 501}), s).allowed
+
+
+def test_read_only_check_does_not_write(prefix: str) -> None:
+    client = _client()
+    g = _guard(prefix)
+    g.check(Action(tool="spend", args={"amount": 1}), Session(id="ro", now=NOW))
+    assert client.get(f"{prefix}ro") is None  # type: ignore[attr-defined]
