@@ -34,8 +34,8 @@ import z3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guardgraph.guardrails import Action, Guard, Session, Symbolic  # noqa: E402
-from guardgraph.guardrails._program import z3_assignment  # noqa: E402
+from guardgraph.guardrails import Action, Guard, Session, Symbolic
+from guardgraph.guardrails._program import z3_assignment
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 TOOLS = 10
@@ -215,7 +215,7 @@ for label, text in (("cap", CAP), ("cap+flow", FLOW)):
         call = {"role": "assistant", "content": None, "tool_calls": [{"id": "c", "type":
             "function", "function": {"name": "send_money", "arguments": {"recipient": "alice",
             "amount": 10, "memo": "rent"}}}]}
-        reps = 20 if n <= 200 else 3
+        reps = 20 if n <= 20 else 5 if n <= 200 else 1
         times = []
         try:
             for _ in range(reps):
@@ -231,7 +231,7 @@ print(json.dumps(out))
 '''
 
 
-def invariant(sizes: list[int]) -> tuple[dict[int, float] | None, str]:
+def invariant(sizes: list[int]) -> tuple[dict[str, float | str] | None, str]:
     venv = Path(tempfile.gettempdir()) / "guardgraph-bench-invariant"
     py = venv / "bin" / "python"
     if not py.exists():
@@ -246,11 +246,14 @@ def invariant(sizes: list[int]) -> tuple[dict[int, float] | None, str]:
                          text=True).stdout
     version = next((x.split(":")[1].strip() for x in ver.splitlines()
                     if x.startswith("Version")), "?")
+    # The analyzer refuses traces past 100 evaluation steps by default (about 100 events);
+    # the limit is raised so that the cost of longer sessions can be measured at all.
+    env = {**os.environ, "INVARIANT_MAX_ITERATIONS": str(10**9)}
     run = subprocess.run([str(py), "-c", INVARIANT_SCRIPT, ",".join(map(str, sizes))],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, env=env)
     if run.returncode != 0:
         return None, f"invariant-ai {version} ran but failed: {run.stderr.strip()[-400:]}"
-    return {int(k): v for k, v in json.loads(run.stdout).items()}, f"invariant-ai {version}"
+    return json.loads(run.stdout.splitlines()[-1]), f"invariant-ai {version}"
 
 
 def plan_time(guard: Guard) -> float:
@@ -273,17 +276,19 @@ tool read_file(path: str) -> str untrusted
 rule single_transfer_cap:
   on send_money
   require amount <= 5000
+"""
+PEER_FLOW = """
 rule payee_from_untrusted_content:
   on send_money
   require not tainted(recipient)
 """
 
 
-def guardgraph_peer(sizes: list[int], checks: int) -> dict[int, float]:
+def guardgraph_peer(sizes: list[int], checks: int, text: str) -> dict[int, float]:
     """The invariant-ai rules and traces, in guardgraph: p50 us per check."""
     out = {}
     for n in sizes:
-        g = Guard.from_text(PEER_SPEC)
+        g = Guard.from_text(text)
         sid = f"peer{n}"
         for i in range(0, n, 2):
             s = Session(id=sid, now=T0)
@@ -357,20 +362,29 @@ def main() -> None:
                  f"{per_tool} rules per step: **{plan_ms:.0f} ms**")
     if not a.no_invariant:
         peer_sizes = [0, 20, 200, 2000]
-        ours = guardgraph_peer(peer_sizes, 5000)
         theirs, note = invariant(peer_sizes)
-        lines += ["", "## Peer: invariant-ai analyzer (same two rules, same traces)", "",
-                  f"- peer: {note} (`LocalPolicy.analyze_pending(past, [call])`, its local "
-                  "analyzer: each check re-analyses the past events with the new call); "
-                  "guardgraph checks incrementally", ""]
-        lines += ["| prior calls | invariant-ai p50 (µs) | guardgraph p50 (µs) | ratio |",
-                  "|---:|---:|---:|---:|"]
-        for n in peer_sizes:
-            if theirs is None:
-                lines.append(f"| {n:,} | n/a | {ours[n]:.1f} | n/a |")
-            else:
-                lines.append(f"| {n:,} | {theirs[n]:,.0f} | {ours[n]:.1f} | "
-                             f"{theirs[n] / ours[n]:,.0f}x |")
+        lines += ["", "## Peer: invariant-ai analyzer (same rules, same traces)", "",
+                  f"- peer: {note}, its local analyzer `LocalPolicy.analyze_pending(past, "
+                  "[call])`, which re-analyses the past events with each new call; its "
+                  "default limit of 100 evaluation steps (refusing ~100-event sessions) was "
+                  "raised via INVARIANT_MAX_ITERATIONS so that longer sessions run at all",
+                  "- traces: alternating read_file calls and untrusted outputs, then one "
+                  "send_money call; guardgraph checks the same call against the same session",
+                  "- rules: `cap` = amount <= 5000; `cap+flow` adds \"payee taken from a "
+                  "read_file output\" (invariant: `(out: ToolOutput) -> (call: ToolCall)` "
+                  "with `recipient in out.content`; guardgraph: `not tainted(recipient)`)", "",
+                  "| rules | prior events | invariant-ai p50 (µs) | guardgraph p50 (µs) | "
+                  "ratio |", "|---|---:|---:|---:|---:|"]
+        for label, text in (("cap", PEER_SPEC), ("cap+flow", PEER_SPEC + PEER_FLOW)):
+            ours = guardgraph_peer(peer_sizes, 5000, text)
+            for n in peer_sizes:
+                peer = theirs.get(f"{label}:{n}") if theirs is not None else None
+                if isinstance(peer, float | int):
+                    lines.append(f"| {label} | {n:,} | {peer:,.0f} | {ours[n]:.1f} | "
+                                 f"{peer / ours[n]:,.0f}x |")
+                else:
+                    lines.append(f"| {label} | {n:,} | {peer or 'n/a'} | {ours[n]:.1f} | "
+                                 "n/a |")
     text = "\n".join(lines) + "\n"
     print(text)
     out = Path(a.out)

@@ -28,9 +28,9 @@ import lark
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guardgraph.specs import format_spec, parse  # noqa: E402
-from guardgraph.specs._grammar import keywords, lark_parser  # noqa: E402
-from guardgraph.specs._lexer import tokenize  # noqa: E402
+from guardgraph.specs import format_spec, parse
+from guardgraph.specs._grammar import keywords, lark_parser
+from guardgraph.specs._lexer import tokenize
 
 TOOLS = 10
 TEMPLATES = (
@@ -51,8 +51,13 @@ TEMPLATES = (
 
 
 def spec_text(rules: int) -> str:
-    out = ["spec bench version 1", "", "tool verify(method: str)", "tool fetch(url: str) -> str"
-           " untrusted", "fact trusted: set[str]"]
+    out = [
+        "spec bench version 1",
+        "",
+        "tool verify(method: str)",
+        "tool fetch(url: str) -> str untrusted",
+        "fact trusted: set[str]",
+    ]
     out += [
         f"tool pay{t}(recipient: str sensitive, amount: real, tags: list[str])"
         for t in range(TOOLS)

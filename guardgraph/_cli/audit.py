@@ -152,7 +152,7 @@ def verify_cmd(
         return
     signed = ", ".join(report.signed_by) or "nobody (signatures not checked)"
     sys.stdout.write(
-        f"ok: {report.records} records, {report.checkpoints} checkpoints, "
+        f"ok: {_n(report.records, 'record')}, {_n(report.checkpoints, 'checkpoint')}, "
         f"root {report.root_hash}, signed by {signed}\n"
     )
     if report.records == 0:
@@ -160,6 +160,10 @@ def verify_cmd(
     if report.unsigned_tail:
         _err().print(f"note: the last {report.unsigned_tail} records are not yet covered by a "
                      "signed checkpoint")
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def _emit(doc: dict[str, Any], output: Path | None) -> None:

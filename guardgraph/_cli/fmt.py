@@ -105,7 +105,8 @@ def _format_one(path: str, source: str, *, write: bool, check: bool) -> _Result:
 
 def fmt(
     files: Annotated[
-        list[str], typer.Argument(help="Spec files to format; - reads standard input.")
+        list[str],
+        typer.Argument(metavar="FILE", help="Spec files to format; - reads standard input."),
     ],
     write: Annotated[
         bool, typer.Option("--write", "-w", help="Rewrite the files in place.")

@@ -125,7 +125,7 @@ def check_trace(
     spec: Annotated[list[Path], typer.Option("--spec", help="Spec file (repeatable).")],
     facts: Annotated[Path | None, typer.Option("--facts", help="JSON object of fact values "
                                                                "for every session.")] = None,
-    format: Annotated[str, typer.Option("--format", help="json (default) or table.")] = "json",  # noqa: A002
+    format: Annotated[str, typer.Option("--format", help="json (default) or table.")] = "json",
 ) -> None:
     """Check every tool call of recorded sessions against the specs."""
     from guardgraph.guardrails import Action, Guard, GuardError, InMemoryStore, Session

@@ -23,6 +23,7 @@ __all__ = [
     "leaf_of_record_hash",
     "needed_nodes",
     "perfect_cover",
+    "root_at",
     "root_from_leaves",
     "root_keys",
     "verify_consistency",
@@ -81,6 +82,15 @@ def _compose(hashes: Sequence[bytes]) -> bytes:
     for h in reversed(hashes[:-1]):
         acc = node_hash(h, acc)
     return acc
+
+
+def root_at(size: int, fetch: NodeFetcher) -> bytes:
+    """The root of the tree of ``size`` leaves, from the stored nodes of its cover."""
+    keys = root_keys(size)
+    if not keys:
+        return EMPTY_ROOT
+    got = fetch(keys)
+    return _compose([got[k] for k in keys])
 
 
 def _inclusion_ranges(index: int, size: int) -> list[_Range]:

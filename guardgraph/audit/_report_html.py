@@ -34,7 +34,7 @@ font-weight:600;color:#fff}.verified{background:var(--allow)}.failed{background:
 .repair{color:var(--repair)}.allow{color:var(--allow)}
 table{border-collapse:collapse;width:100%;font-size:13px}th,td{text-align:left;
 padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}
-th{color:var(--muted);font-weight:600}td.num,th.num{text-align:right}
+th{color:var(--muted);font-weight:600}td.num,th.num{text-align:right;white-space:nowrap}
 .chart{width:100%;height:auto}.chart .grid{stroke:#eceef1}
 .chart .tick{font-size:11px;fill:var(--muted)}.chart .name{font-size:12px;fill:var(--ink)}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}
@@ -43,7 +43,7 @@ details{border-bottom:1px solid var(--line);padding:4px 0}summary{cursor:pointer
 ol.inputs{margin:6px 0 6px 8px;color:var(--muted);font-size:12px}
 .untrusted{color:var(--deny);font-weight:600}code{font-size:12px}
 input[type=search]{width:320px;padding:6px 8px;border:1px solid var(--line);border-radius:4px}
-.grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
+td code,summary code{white-space:nowrap}time{white-space:nowrap}
 """
 
 _SCRIPT = """
@@ -65,8 +65,8 @@ def render_html(data: ReportData) -> str:
         "<meta name='viewport' content='width=device-width,initial-scale=1'>",
         f"<title>{escape(data.title)}</title><style>{_CSS}</style></head><body>",
         f"<header><h1>{escape(data.title)}</h1><p>{escape(data.source)} · generated "
-        f"{escape(data.generated_at)} · period {escape(data.period_start or '-')} to "
-        f"{escape(data.period_end or '-')}</p></header><main>",
+        f"{_when(data.generated_at)} · period {_when(data.period_start)} to "
+        f"{_when(data.period_end)}</p></header><main>",
         _summary(data),
         _integrity(data.verification),
         _over_time(data),
@@ -95,8 +95,42 @@ def _fmt(value: object) -> str:
     return str(value)
 
 
+def _when(stamp: str | None) -> str:
+    """A timestamp shown to the second, with the full stored value on hover."""
+    if not stamp:
+        return "-"
+    short = stamp[:19].replace("T", " ")
+    return f'<time datetime="{escape(stamp)}" title="{escape(stamp)}">{escape(short)}</time>'
+
+
+def _duration(seconds: float | None) -> str:
+    """
+    >>> _duration(220.2), _duration(3725.0), _duration(None)
+    ('3m 40s', '1h 02m', '-')
+    """
+    if seconds is None:
+        return "-"
+    s = round(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60:02d}s"
+    return f"{s // 3600}h {s % 3600 // 60:02d}m"
+
+
+def _seconds(testid: str, seconds: float | None) -> str:
+    # Shown as a duration; the exact seconds stay machine-readable for tests and scrapers.
+    raw = "" if seconds is None else f"{seconds:.3f}"
+    return (f'<span data-testid="{escape(testid)}" data-seconds="{raw}">'
+            f"{_duration(seconds)}</span>")
+
+
 def _card(testid: str, value: object, label: str) -> str:
-    return f'<div class="card"><div class="n">{_n(testid, value)}</div>' \
+    return _card_html(_n(testid, value), label)
+
+
+def _card_html(shown: str, label: str) -> str:
+    return f'<div class="card"><div class="n">{shown}</div>' \
            f'<div class="l">{escape(label)}</div></div>'
 
 
@@ -109,7 +143,7 @@ def _summary(d: ReportData) -> str:
         *(_card(f"decision-{k}", d.decision_count(k), k) for k in DECISION_COLOURS),
         _card("violations-total", d.violations_total, "violations (deny+escalate+repair)"),
         _card("approvals-count", lat.count, "human approvals answered"),
-        _card("latency-median", lat.median_s, "median approval latency (s)"),
+        _card_html(_seconds("latency-median", lat.median_s), "median approval latency"),
         _card("errors", d.errors, "errors"),
     ]
     return f'<section><h2>Summary</h2><div class="cards">{"".join(cards)}</div></section>'
@@ -204,25 +238,26 @@ def _by_rule_and_agent(d: ReportData) -> str:
 
 def _oversight(d: ReportData) -> str:
     lat = d.approval_latency
-    stats = _table(("answered", "pending", "median (s)", "p90 (s)", "max (s)"), [(
+    stats = _table(("answered", "pending", "median", "p90", "max"), [(
         _n("latency-count", lat.count), _n("latency-pending", lat.pending),
-        _n("latency-median-2", lat.median_s), _n("latency-p90", lat.p90_s),
-        _n("latency-max", lat.max_s))], numeric=5)
+        _seconds("latency-median-2", lat.median_s), _seconds("latency-p90", lat.p90_s),
+        _seconds("latency-max", lat.max_s))], numeric=5)
     histogram = hbars("chart-latency", "approval latency", [
         (label, [("approvals", "#3f78b5", n)]) for label, n in lat.histogram])
     rows = (
-        (escape(a.requested_at), escape(a.answered_at or "pending"), escape(a.approver or "-"),
+        (_when(a.requested_at), _when(a.answered_at) if a.answered_at else "pending",
+         escape(a.approver or "-"),
          ('<span class="allow">approved</span>' if a.approved else
           '<span class="deny">rejected</span>' if a.approved is False else "-"),
          escape(f"{a.agent or '?'} → {a.tool or '?'}"), escape(", ".join(a.rules)),
-         f"<code>{escape(a.session)}</code>", _fmt(a.latency_s))
+         f"<code>{escape(a.session)}</code>", _duration(a.latency_s))
         for a in d.approvals)
     table = _table(("requested", "answered", "by", "answer", "action", "rules", "session",
-                    "latency (s)"), rows, numeric=1)
+                    "latency"), rows, numeric=1)
     return ("<section><h2>Human oversight (EU AI Act Art. 14)</h2>"
             "<p>Who approved what, and when. Every escalated action and its answer.</p>"
-            f'{stats}<div class="grid2"><div><h3>Approval latency</h3>{histogram}</div>'
-            f"<div><h3>People</h3>{_persons(d)}</div></div>"
+            f"{stats}<h3>Approval latency</h3>{histogram}"
+            f"<h3>People verifying results</h3>{_persons(d)}"
             f'<h3>Approvals (<span data-testid="approvals-rows">{len(d.approvals)}</span>)</h3>'
             f"{table}</section>")
 
@@ -230,19 +265,19 @@ def _oversight(d: ReportData) -> str:
 def _persons(d: ReportData) -> str:
     return _table(("person", "approved", "rejected", "first", "last"), (
         (escape(p.who), _n(f"person-{p.who}-approved", p.approvals),
-         _n(f"person-{p.who}-rejected", p.rejections), escape(p.first_seen[:16]),
-         escape(p.last_seen[:16])) for p in d.persons), numeric=2)
+         _n(f"person-{p.who}-rejected", p.rejections), _when(p.first_seen),
+         _when(p.last_seen)) for p in d.persons), numeric=0)
 
 
 def _record_keeping(d: ReportData) -> str:
     specs = _table(("spec", "version", "content hash", "first decision", "last decision",
                     "decisions"), (
         (escape(s.name), _fmt(s.version), f"<code>{escape((s.hash or '-')[:23])}</code>",
-         escape(s.first_seen), escape(s.last_seen), _n(f"spec-{s.name}-{s.version}", s.decisions))
+         _when(s.first_seen), _when(s.last_seen), _n(f"spec-{s.name}-{s.version}", s.decisions))
         for s in d.specs), numeric=1)
     rows = [
-        ("Period of use (Art. 12(3)(a))", f"{escape(d.period_start or '-')} to "
-         f"{escape(d.period_end or '-')}, {_n('active-days', d.active_days)} active day(s)"),
+        ("Period of use (Art. 12(3)(a))", f"{_when(d.period_start)} to "
+         f"{_when(d.period_end)}, {_n('active-days', d.active_days)} active day(s)"),
         ("Decisions traceable to their inputs (Art. 12(3)(c))",
          f"{_n('decisions-with-inputs', d.decisions_with_inputs)} of "
          f"{_fmt(d.decisions_total)}"),
@@ -257,13 +292,14 @@ def _record_keeping(d: ReportData) -> str:
             f"<table>{body}</table><h3>Spec versions in force</h3>{specs}</section>")
 
 
-def _violation(v: Violation) -> str:
+def _violation(v: Violation, *, open_: bool) -> str:
     inputs = "".join(
         f'<li{" class=untrusted" if s.untrusted else ""}>{"· " * (s.depth - 1)}'
         f"{escape(s.summary)} <code>{escape(s.record_id[:8])}</code></li>" for s in v.inputs)
     return (
-        f'<details data-testid="violation" data-record="{escape(v.record_id)}"><summary>'
-        f"{escape(v.timestamp)} · <code>{escape(v.session)}</code> · "
+        f'<details data-testid="violation" data-record="{escape(v.record_id)}"'
+        f'{" open" if open_ else ""}><summary>{_when(v.timestamp)} · '
+        f"<code>{escape(v.session)}</code> · "
         f'<b class="{escape(v.decision)}">{escape(v.decision.upper())}</b> '
         f"{escape(v.agent or '?')} → {escape(v.tool or '?')} · "
         f"{escape(', '.join(v.rule_ids))} · {escape(v.outcome)}</summary>"
@@ -274,6 +310,12 @@ def _violation(v: Violation) -> str:
 
 
 def _violations(d: ReportData) -> str:
+    # Open one example of each story (an untrusted input, a denial, a repair) so that a
+    # reader sees a provenance at once; the rest stay folded.
+    examples = (lambda v: any(s.untrusted for s in v.inputs), lambda v: v.decision == "deny",
+                lambda v: v.decision == "repair")
+    firsts = {found.record_id for pick in examples
+              if (found := next((v for v in d.violations if pick(v)), None)) is not None}
     note = ""
     if len(d.violations) < d.violations_total:
         note = (f"<p>Listing the first {len(d.violations):,} of {d.violations_total:,}; "
@@ -284,5 +326,7 @@ def _violations(d: ReportData) -> str:
         "(untrusted inputs in red).</p>" + note +
         "<p><input type='search' id='vfilter' placeholder='filter: rule, agent, session…' "
         f"aria-label='filter violations'> <span id='vcount'>{len(d.violations)}</span> shown"
-        "</p>" + "".join(_violation(v) for v in d.violations) + "</section>"
+        "</p>"
+        + "".join(_violation(v, open_=v.record_id in firsts) for v in d.violations)
+        + "</section>"
     )

@@ -21,16 +21,18 @@ _LEFT, _RIGHT, _TOP, _BOTTOM = 48, 12, 12, 48
 
 
 def _nice_max(value: int) -> int:
-    # Round the axis up to 1, 2 or 5 times a power of ten so grid labels read cleanly.
-    if value <= 0:
-        return 1
+    """The axis top: 4 x (1, 2, 3 or 5) x a power of ten, so that the four grid steps are
+    whole counts that read cleanly.
+
+    >>> [_nice_max(v) for v in (0, 3, 5, 13, 59, 101)]
+    [4, 4, 8, 20, 80, 120]
+    """
     magnitude = 1
-    while magnitude * 10 <= value:
+    while True:
+        for step in (1, 2, 3, 5):
+            if 4 * step * magnitude >= value:
+                return 4 * step * magnitude
         magnitude *= 10
-    for step in (1, 2, 5, 10):
-        if step * magnitude >= value:
-            return step * magnitude
-    return 10 * magnitude  # pragma: no cover - the loop always returns
 
 
 def _frame(testid: str, label: str, body: list[str], *, height: int = _H) -> str:
@@ -45,7 +47,7 @@ def _axes(top: int, labels: Sequence[str], height: int) -> list[str]:
     plot_h = height - _TOP - _BOTTOM
     out = []
     for i in range(5):
-        value = f"{top * i / 4:g}"
+        value = top * i // 4
         y = height - _BOTTOM - plot_h * i / 4
         out.append(f'<line x1="{_LEFT}" x2="{_W - _RIGHT}" y1="{y:.1f}" y2="{y:.1f}" '
                    'class="grid"/>')

@@ -18,7 +18,7 @@ from guardgraph.audit._merkle import NodeKey
 from guardgraph.audit.events import AuditRecord, Event, EventKind
 from guardgraph.errors import AuditStoreError
 
-__all__ = ["AuditStore", "RawRecord", "open_store"]
+__all__ = ["AuditStore", "RawRecord", "check_options", "open_store"]
 
 # (seq, hash hex, canonical body): the verifier's fast path, no per-record objects.
 RawRecord = tuple[int, str, bytes]

@@ -24,7 +24,12 @@ from guardgraph.audit._checkpoint import (
     Verifier,
     load_or_create_signer,
 )
-from guardgraph.audit._merkle import consistency_path, inclusion_path, root_keys, verify_consistency
+from guardgraph.audit._merkle import (
+    consistency_path,
+    inclusion_path,
+    root_at,
+    verify_consistency,
+)
 from guardgraph.audit._proof import ConsistencyProof, InclusionProof
 from guardgraph.audit._redact import Redactor, load_or_create_salt
 from guardgraph.audit._store import AuditStore, open_store
@@ -166,15 +171,19 @@ class AuditLog:
     def _commit(self, batch: list[_Pending]) -> None:
         try:
             records = self.store.append([ev for p in batch for ev in p.events])
-        except BaseException:
+        except Exception as exc:
             if len(batch) == 1:
-                batch[0].error = _current_error()
+                batch[0].error = exc
                 batch[0].done = True
                 return
             # One bad event must not fail its neighbours: retry each caller on its own.
             for p in batch:
                 self._commit([p])
             return
+        except BaseException as exc:  # interrupted: nobody may wait forever
+            for p in batch:
+                p.error, p.done = exc, True
+            raise
         i = 0
         for p in batch:
             p.result = records[i : i + len(p.events)]
@@ -198,13 +207,7 @@ class AuditLog:
     # -- tree heads ------------------------------------------------------------------------
     def root_at(self, size: int) -> bytes:
         """The RFC 6962 root of the first ``size`` records, from stored nodes."""
-        from guardgraph.audit._merkle import EMPTY_ROOT, _compose
-
-        keys = root_keys(size)
-        if not keys:
-            return EMPTY_ROOT
-        got = self.store.nodes(keys)
-        return _compose([got[k] for k in keys])
+        return root_at(size, self.store.nodes)
 
     def checkpoint(self) -> SignedCheckpoint:
         """Sign the current tree head, after checking it extends every head signed before.
@@ -345,14 +348,6 @@ class AuditLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _current_error() -> BaseException:
-    import sys
-
-    err = sys.exc_info()[1]
-    assert err is not None
-    return err
 
 
 def key_paths(target: str | Path) -> tuple[Path, Path, Path, Path]:

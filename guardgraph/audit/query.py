@@ -6,7 +6,7 @@ the same answer, which the tests check.
 
 >>> f = RecordFilter(decision="deny", tool="send_money")
 >>> f.describe()
-'decision=deny tool=send_money'
+'tool=send_money decision=deny'
 """
 
 from __future__ import annotations

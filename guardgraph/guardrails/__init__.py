@@ -20,20 +20,18 @@ from guardgraph.guardrails.verdict import (
 )
 
 __all__ = [
-    "CompiledPolicy",
-    "CompiledRule",
-    "Input",
-    "InputKind",
-    "compile_policy",
-    # the runtime guard
     "Action",
     "ActionKind",
     "ArgProvenance",
+    "CompiledPolicy",
+    "CompiledRule",
     "Decision",
     "Failure",
     "Guard",
     "GuardError",
     "InMemoryStore",
+    "Input",
+    "InputKind",
     "PlanVerdict",
     "PlanViolation",
     "RedisStore",
@@ -42,6 +40,7 @@ __all__ = [
     "StoreError",
     "Symbolic",
     "Verdict",
+    "compile_policy",
 ]
 
 

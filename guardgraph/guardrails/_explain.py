@@ -58,7 +58,7 @@ def _z3_conjuncts(e: z3.BoolRef) -> list[z3.BoolRef]:
     if z3.is_and(e):
         out: list[z3.BoolRef] = []
         for c in e.children():
-            out.extend(_z3_conjuncts(c))  # type: ignore[arg-type]
+            out.extend(_z3_conjuncts(c))
         return out
     return [e]
 

@@ -5,8 +5,9 @@ terms by declaration kind and emits equivalent Python source, compiled once per 
 term it cannot translate faithfully raises `Unsupported`; the guard then evaluates that rule
 with Z3 (never allows it by default). Run-time errors inside generated code (a division by
 zero, an index out of range: places where Z3 leaves the value unspecified) also send the
-rule to Z3. Value representation: Int -> int, Real -> Fraction (exact, as in Z3),
-(an integral real may be an int: equal value, equal hash), String -> str, Seq -> tuple, Set -> frozenset, record datatype -> dict by field name.
+rule to Z3. Value representation: Int -> int, Real -> Fraction (exact, as in Z3; an
+integral real may be an int: equal value, equal hash), String -> str, Seq -> tuple,
+Set -> frozenset, record datatype -> dict by field name.
 """
 
 from __future__ import annotations
@@ -56,10 +57,10 @@ def _mod(a: int, b: int) -> int:
     return a - b * _idiv(a, b)
 
 
-def _rdiv(a: object, b: object) -> Fraction:
+def _rdiv(a: int | Fraction, b: int | Fraction) -> Fraction:
     if b == 0:
         raise ZeroDivisionError("/ by zero is unspecified in Z3")
-    return Fraction(a) / Fraction(b)  # type: ignore[arg-type]
+    return Fraction(a) / Fraction(b)
 
 
 def _prefix(p: Any, s: Any) -> bool:
@@ -131,14 +132,14 @@ class _Emitter:
         self.consts.append(value)
         return f"C[{len(self.consts) - 1}]"
 
-    def expr(self, e: z3.ExprRef) -> str:  # noqa: C901 - one dispatch over decl kinds
+    def expr(self, e: z3.ExprRef) -> str:
         if z3.is_quantifier(e):
             return self._quantifier(e)
         if z3.is_var(e):
             idx = z3.get_var_index(e)
             if idx >= len(self._bound):
                 raise Unsupported("free de Bruijn variable")
-            return self._bound[-1 - idx]
+            return str(self._bound[-1 - idx])
         if z3.is_true(e):
             return "True"
         if z3.is_false(e):
@@ -162,11 +163,11 @@ class _Emitter:
         if simple is not None:
             return simple(a)
         if k == z3.Z3_OP_SEQ_EMPTY:
-            return "''" if e.sort().is_string() else "()"  # type: ignore[attr-defined]
+            return "''" if e.sort().is_string() else "()"
         if k == z3.Z3_OP_SEQ_CONCAT:
             return "(" + " + ".join(a) + ")"
         if k == z3.Z3_OP_SEQ_UNIT:
-            if e.sort().is_string():  # type: ignore[attr-defined]
+            if e.sort().is_string():
                 raise Unsupported("character unit")
             return f"({a[0]},)"
         if k == z3.Z3_OP_SEQ_IN_RE:
@@ -182,20 +183,21 @@ class _Emitter:
             return f"({a[1]} in {a[0]})"
         if k == z3.Z3_OP_DT_CONSTRUCTOR:
             dsort = e.sort()
-            names = [dsort.accessor(0, i).name() for i in range(e.num_args())]  # type: ignore[attr-defined]
-            if dsort.num_constructors() != 1:  # type: ignore[attr-defined]
+            names = [dsort.accessor(0, i).name() for i in range(e.num_args())]
+            if dsort.num_constructors() != 1:
                 raise Unsupported("datatype with several constructors")
             return "{" + ", ".join(f"{n!r}: {x}" for n, x in zip(names, a, strict=True)) + "}"
         if k == z3.Z3_OP_DT_ACCESSOR:
             return f"{a[0]}[{e.decl().name()!r}]"
         if k in (z3.Z3_OP_DT_IS, z3.Z3_OP_DT_RECOGNISER):
-            if e.arg(0).sort().num_constructors() == 1:  # type: ignore[attr-defined]
+            if e.arg(0).sort().num_constructors() == 1:
                 return "True"
             raise Unsupported("recogniser")
         raise Unsupported(f"operator {e.decl().name()}")
 
     # Quantifiers over a Seq index or a set's members (docs/internal/compile-contract.md):
-    #   forall i. (0 <= i and i < Length(xs)) -> body    exists i. 0 <= i and i < Length(xs) and body
+    #   forall i. (0 <= i and i < Length(xs)) -> body
+    #   exists i. 0 <= i and i < Length(xs) and body
     #   forall x. IsMember(x, S) -> body                  exists x. IsMember(x, S) and body
     def _quantifier(self, q: z3.QuantifierRef) -> str:
         if q.is_lambda() or q.num_vars() != 1:
@@ -252,7 +254,7 @@ def _conjuncts(e: z3.ExprRef) -> list[z3.ExprRef]:
 
 
 def _is_var0(e: z3.ExprRef) -> bool:
-    return z3.is_var(e) and z3.get_var_index(e) == 0
+    return bool(z3.is_var(e) and z3.get_var_index(e) == 0)
 
 
 def _is_nonneg(c: z3.ExprRef) -> bool:
@@ -384,14 +386,14 @@ def _charclass(r: z3.ExprRef) -> str | None:
         parts = [_charclass(c) for c in r.children()]
         return None if None in parts else "(?:" + "|".join(p for p in parts if p) + ")"
     if k == z3.Z3_OP_RE_DIFF:
-        a, b = _charclass(r.arg(0)), _charclass(r.arg(1))
-        return None if a is None or b is None else f"(?:(?!{b}){a})"
+        keep, drop = _charclass(r.arg(0)), _charclass(r.arg(1))
+        return None if keep is None or drop is None else f"(?:(?!{drop}){keep})"
     if k == z3.Z3_OP_RE_INTERSECT and r.num_args() == 2:
-        a = _charclass(r.arg(0))
+        keep = _charclass(r.arg(0))
         other = r.arg(1)
-        if a is not None and other.decl().kind() == z3.Z3_OP_RE_COMPLEMENT:
-            b = _charclass(other.arg(0))
-            return None if b is None else f"(?:(?!{b}){a})"
+        if keep is not None and other.decl().kind() == z3.Z3_OP_RE_COMPLEMENT:
+            drop = _charclass(other.arg(0))
+            return None if drop is None else f"(?:(?!{drop}){keep})"
     return None
 
 
@@ -405,7 +407,7 @@ def compile_term(term: z3.ExprRef) -> Callable[[Env], object]:
     if len(src) > _MAX_SOURCE:
         raise Unsupported("term too large")
     code = compile(f"lambda v: {src}", "<guardgraph-fastpath>", "eval")
-    fn: Callable[[Env], object] = eval(code, {**_HELPERS, "C": em.consts})  # noqa: S307
+    fn: Callable[[Env], object] = eval(code, {**_HELPERS, "C": em.consts})
     return fn
 
 
@@ -436,6 +438,6 @@ def compile_rules(rules: Sequence[tuple[z3.BoolRef, z3.BoolRef]], *, name: str,
                   "        r.append(None)"]
     lines.append("    return r")
     namespace: dict[str, object] = {**_HELPERS, "C": em.consts}
-    exec(compile("\n".join(lines), f"<guardgraph-fastpath:{name}>", "exec"), namespace)  # noqa: S102
+    exec(compile("\n".join(lines), f"<guardgraph-fastpath:{name}>", "exec"), namespace)
     fn = namespace["_fires"]
     return fn, tuple(why)  # type: ignore[return-value]

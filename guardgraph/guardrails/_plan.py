@@ -12,7 +12,7 @@ Provenance of a symbolic argument is unknown, so rules about it are checked for 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import z3
 
@@ -27,7 +27,7 @@ from guardgraph.specs import ast
 
 __all__ = ["check_plan"]
 
-Term = z3.ExprRef
+Term: TypeAlias = z3.ExprRef
 
 
 class _Bad(Exception):
@@ -185,8 +185,9 @@ class _Planner:
         func = inp.key.split(":")[1]
         given = action.provenance.get(inp.path[0])
         raw = action.args.get(inp.path[0])
-        if given is not None and getattr(given, "sources" if func == "source" else func) is not None:
-            v = getattr(given, "sources" if func == "source" else func)
+        label = "sources" if func == "source" else func
+        if given is not None and getattr(given, label) is not None:
+            v = getattr(given, label)
             return self.lit(frozenset(v) if func == "source" else v, inp.type)
         if isinstance(raw, Symbolic) or raw is None:
             self.fresh += 1  # unknown provenance: Z3 may pick either
@@ -246,14 +247,14 @@ class _Planner:
             return m, defined
         if k == TrackKind.COUNT:
             one, nothing = z3.IntVal(1, self.ctx), z3.IntVal(0, self.ctx)
-            return value + z3.If(m, one, nothing), defined  # type: ignore[operator]
+            return value + z3.If(m, one, nothing), defined
         if pattern is None or pattern.tool != tool:  # a field aggregate over another tool
             return cur
         f = self._arg(tool, args, track.field[0])
         if k == TrackKind.SUM:
             nothing = z3.RealVal(0, self.ctx) if z3.is_real(value) else z3.IntVal(0, self.ctx)
-            return value + z3.If(m, f, nothing), defined  # type: ignore[operator]
-        better = f < value if k == TrackKind.MIN else f > value  # type: ignore[operator]
+            return value + z3.If(m, f, nothing), defined
+        better = f < value if k == TrackKind.MIN else f > value
         take = z3.And(m, z3.Or(z3.Not(defined), better))
         return z3.If(take, f, value), z3.Or(defined, m)
 
@@ -291,9 +292,9 @@ def _py(v: Term) -> object:
     from guardgraph.guardrails._fastpath import z3_string
 
     if z3.is_int_value(v):
-        return v.as_long()  # type: ignore[attr-defined]
+        return v.as_long()
     if z3.is_rational_value(v):
-        q = Fraction(v.numerator_as_long(), v.denominator_as_long())  # type: ignore[attr-defined]
+        q = Fraction(v.numerator_as_long(), v.denominator_as_long())
         return int(q) if q.denominator == 1 else q
     if z3.is_true(v) or z3.is_false(v):
         return z3.is_true(v)

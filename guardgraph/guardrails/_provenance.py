@@ -37,9 +37,10 @@ def _str_keys(text: str) -> Iterator[str]:
             continue
         yield token
         try:  # "1,100.50" is not parsed; "1100.50" and "1100" are
-            yield _num_key(Fraction(Decimal(token)))
+            number = Fraction(Decimal(token))
         except (InvalidOperation, ValueError, ZeroDivisionError):
-            pass
+            continue
+        yield _num_key(number)
 
 
 def text_tokens(text: str) -> list[str]:
@@ -70,7 +71,8 @@ def output_leaves(value: object, decl: ast.ToolDecl | None, *, trusted: bool | N
     sits in, or the host says the output is not trusted (either side suffices).
     """
     whole = (decl is not None and decl.untrusted and not decl.untrusted_fields) or trusted is False
-    fields = frozenset(decl.untrusted_fields) if decl is not None and decl.untrusted else frozenset()
+    marked = decl is not None and decl.untrusted
+    fields = frozenset(decl.untrusted_fields) if marked and decl else frozenset()
     out: list[tuple[str, bool]] = []
 
     def walk(v: object, bad: bool) -> None:

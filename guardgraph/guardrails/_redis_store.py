@@ -21,6 +21,17 @@ __all__ = ["RedisStore"]
 T = TypeVar("T")
 
 
+def _load(raw: object) -> MonitorState:
+    """The state behind a key (a client may hand back str when decode_responses is set)."""
+    if raw is None:
+        return MonitorState()
+    if isinstance(raw, str):
+        raw = raw.encode()
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise StoreError(f"unexpected value type {type(raw).__name__} for session state")
+    return decode_state(bytes(raw))
+
+
 class RedisStore:
     """A `SessionStore` on a Redis server (``pip install guardgraph[redis]``).
 
@@ -55,7 +66,7 @@ class RedisStore:
                     try:
                         pipe.watch(key)
                         raw = pipe.get(key)
-                        state = decode_state(raw) if raw is not None else MonitorState()
+                        state = _load(raw)
                         result, changed = fn(state)
                         if not changed:
                             pipe.unwatch()
@@ -79,7 +90,7 @@ class RedisStore:
 
     def export(self, session_id: str) -> bytes:
         raw = self._client.get(self.key(session_id))
-        return encode_state(decode_state(raw) if raw is not None else MonitorState())
+        return encode_state(_load(raw))
 
     def restore(self, session_id: str, data: bytes) -> None:
         decode_state(data)  # refuse to store something that would not load

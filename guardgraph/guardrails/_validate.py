@@ -82,7 +82,7 @@ def _real(value: object, path: str) -> int | Fraction:
     return exact.numerator if exact.denominator == 1 else exact
 
 
-def validate(value: object, t: ast.TypeExpr, spec: ast.Spec, path: str) -> object:  # noqa: C901
+def validate(value: object, t: ast.TypeExpr, spec: ast.Spec, path: str) -> object:
     """``value`` in the guard's representation, or `BadValue` naming ``path``."""
     match t:
         case ast.OptionalType(inner=i):

@@ -75,13 +75,14 @@ class Action:
     kind: ActionKind = ActionKind.TOOL_CALL
     target: str | None = None
     approved: bool = False
-    provenance: Mapping[str, ArgProvenance] = field(default_factory=lambda: _EMPTY, hash=False)  # type: ignore[assignment]
+    provenance: Mapping[str, ArgProvenance] = field(
+        default_factory=lambda: MappingProxyType({}), hash=False)
 
     def __post_init__(self) -> None:
         # Frozen: copy the caller's dicts once, so a later mutation by the caller cannot
         # change what was checked.
         object.__setattr__(self, "args", _freeze(self.args))
-        object.__setattr__(self, "provenance", _freeze(self.provenance))  # type: ignore[arg-type]
+        object.__setattr__(self, "provenance", _freeze(self.provenance))
 
     @classmethod
     def route(cls, target: str, *, agent: str = "", call_id: str = "",

@@ -222,12 +222,13 @@ class Guard:
         a rule fire, with a witness; ``unknown`` counts as a possible violation."""
         if self._policy is None:
             return PlanVerdict(safe=False, code="GG407", message=f"GG407: {self.load_error}")
+        policy = self._policy
         now = self._now_us(session)
-        facts = self._facts(self._policy.spec.facts, session)
+        facts = self._facts(policy.spec.facts, session)
         with self._z3:
             return self._store.transact(session.id, lambda st: (_plan.check_plan(
-                self._policy, self._programs, self._names, actions, session, st, now, facts,
-                timeout_ms=self._solver_timeout), False))  # type: ignore[arg-type]
+                policy, self._programs, self._names, actions, session, st, now, facts,
+                timeout_ms=self._solver_timeout), False))
 
     def export_session(self, session_id: str) -> bytes:
         """The session's state as bytes (e.g. inside a LangGraph checkpoint)."""
@@ -277,7 +278,8 @@ class Guard:
         assert policy is not None
         if action.kind is ActionKind.ROUTE:
             if not isinstance(action.target, str) or not action.target:
-                return _deny("GG404", f"route target must be a non-empty str, got {action.target!r}")
+                return _deny("GG404",
+                             f"route target must be a non-empty str, got {action.target!r}")
             return "route", {}
         if not isinstance(action.tool, str):
             return _deny("GG401", f"tool name must be a str, got {type(action.tool).__name__}")

@@ -239,16 +239,27 @@ def _bare(e: ast.Expr, *, edge: bool) -> str:
 
 def _binary(e: ast.Binary, *, edge: bool) -> str:
     p = ast.BINARY_PRECEDENCE[e.op]
-    if e.op is ast.BinOp.IMPLIES:  # right-associative; its right side is any expression
-        left, right = p + 1, p
-    elif p == ast.BINARY_PRECEDENCE[ast.BinOp.EQ]:  # comparisons do not chain
-        left, right = p + 1, p + 1
-    else:
-        left, right = p, p + 1
     quant_ok = e.op in (ast.BinOp.IMPLIES, ast.BinOp.OR, ast.BinOp.AND)
-    lhs = _expr(e.left, left, edge=False)
-    rhs = _expr(e.right, right, edge=edge and quant_ok)
-    return f"{lhs} {e.op.value} {rhs}"
+    if e.op is ast.BinOp.IMPLIES or p == ast.BINARY_PRECEDENCE[ast.BinOp.EQ]:
+        # implies is right-associative (its right side is any expression); comparisons
+        # do not chain, so both their sides need a tighter operator
+        left = p + 1
+        right = p if e.op is ast.BinOp.IMPLIES else p + 1
+        lhs = _expr(e.left, left, edge=False)
+        return f"{lhs} {e.op.value} {_expr(e.right, right, edge=edge and quant_ok)}"
+    # Left-associative: walk the left spine of same-precedence operators in a loop, so a
+    # generated 5,000-term `a and b and ...` does not exhaust Python's recursion limit.
+    spine: list[ast.Binary] = []
+    node: ast.Expr = e
+    while isinstance(node, ast.Binary) and ast.BINARY_PRECEDENCE[node.op] == p:
+        spine.append(node)
+        node = node.left
+    parts = [_expr(node, p, edge=False)]
+    for b in reversed(spine):
+        # only the outermost right operand ends the expression
+        right_edge = b is e and edge and quant_ok
+        parts.append(f"{b.op.value} {_expr(b.right, p + 1, edge=right_edge)}")
+    return " ".join(parts)
 
 
 def _atom(e: ast.Expr) -> str:

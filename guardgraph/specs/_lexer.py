@@ -169,8 +169,11 @@ def tokenize(text: str, *, path: str, keywords: Mapping[str, str]) -> Lexed:
     comments: list[Comment] = []
     diags: list[Diagnostic] = []
     error_offsets: list[int] = []
-    line, line_start = 1, 0
-    for m in _MASTER.finditer(text):
+    # A UTF-8 byte order mark (as some Windows editors write) is not part of the text;
+    # columns on line 1 are counted after it, as the editor shows them.
+    begin = 1 if text.startswith("\ufeff") else 0
+    line, line_start = 1, begin
+    for m in _MASTER.finditer(text, begin):
         kind = m.lastgroup
         start = m.start()
         value = m.group()

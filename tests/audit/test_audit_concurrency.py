@@ -166,3 +166,47 @@ def test_threads_appending_to_one_postgres_log() -> None:
         store = open_store(url)
         _check(store, 4, per)
         store.close()
+
+
+def test_one_bad_caller_does_not_fail_the_others_in_its_group() -> None:
+    inner = open_store("memory:")
+    gate = threading.Event()
+    batches: list[int] = []
+
+    class Gated:
+        def append(self, events):
+            batches.append(len(events))
+            if len(batches) == 1:
+                gate.wait(10)  # hold the first commit so the next callers queue up
+            return inner.append(events)
+
+        def __getattr__(self, name):
+            return getattr(inner, name)
+
+    log = AuditLog(Gated())  # type: ignore[arg-type]
+    results: dict[str, object] = {}
+
+    def call(name: str, payload: dict) -> None:
+        try:
+            results[name] = log.record(Event(kind=EventKind.ERROR, session="s", actor=name,
+                                             payload=payload)).seq
+        except ValueError as exc:
+            results[name] = exc
+
+    first = threading.Thread(target=call, args=("first", {}))
+    first.start()
+    while not batches:
+        threading.Event().wait(0.001)
+    others = [threading.Thread(target=call, args=(n, p)) for n, p in
+              [("good1", {"x": 1}), ("bad", {"x": {1, 2}}), ("good2", {"x": 2})]]
+    for t in others:
+        t.start()
+    while len(log._queue) < 3:  # all three are waiting for the held commit
+        threading.Event().wait(0.001)
+    gate.set()
+    for t in [first, *others]:
+        t.join()
+    assert isinstance(results["bad"], ValueError)
+    assert sorted(v for k, v in results.items() if k != "bad") == [0, 1, 2]
+    assert batches[1] == 3  # the three queued callers were tried as one group first
+    assert inner.size() == 3

@@ -258,3 +258,61 @@ def test_the_postgres_suite_fails_rather_than_skips_under_ci(
     monkeypatch.setenv("CI", "false")
     with pytest.raises(pytest.skip.Exception, match="no PostgreSQL server"):
         _audit_pg.postgres_url()
+
+
+def test_a_replayed_langgraph_node_returns_the_recorded_verdict(store: AuditStore) -> None:
+    from guardgraph.audit import idempotency_key
+
+    log = AuditLog(store)
+    key = idempotency_key(thread="t1", checkpoint="c7", task="tools", tool_call="call_1",
+                          phase="verdict")
+    first = log.record(ev(0, idempotency_key=key))
+    replay = log.record(ev(0, idempotency_key=key))  # the node ran again on resume
+    assert replay == first and store.size() == 1
+
+
+def test_record_returns_only_after_the_commit_is_visible_to_others(durable_target: str) -> None:
+    writer = AuditLog(open_store(durable_target))
+    reader = open_store(durable_target)
+    try:
+        for i in range(5):
+            rec = writer.record(ev(i))
+            # write-ahead: once record() returns, any other connection sees the record
+            assert reader.get(rec.id) == rec
+    finally:
+        reader.close()
+        writer.close()
+
+
+def test_sinks_see_each_committed_record_once_and_cannot_break_the_log(
+    store: AuditStore,
+) -> None:
+    seen: list[int] = []
+
+    class Sink:
+        def emit(self, record: AuditRecord) -> None:
+            seen.append(record.seq)
+
+    class Broken:
+        def emit(self, record: AuditRecord) -> None:
+            raise RuntimeError("collector down")
+
+    log = AuditLog(store, sinks=[Sink(), Broken()])
+    log.record_many([ev(i) for i in range(3)])
+    log.record(ev(3))
+    assert seen == [0, 1, 2, 3]
+    assert log.sink_errors == 4 and store.size() == 4
+
+
+def test_a_bad_event_is_refused_and_the_log_goes_on(store: AuditStore) -> None:
+    log = AuditLog(store)
+    with pytest.raises(ValueError, match="not JSON-serialisable"):
+        log.record(ev(0, payload={"bad": {1, 2}}))
+    assert log.record(ev(1)).seq == 0
+
+
+def test_a_closed_log_refuses_records(store: AuditStore) -> None:
+    log = AuditLog(store)
+    log.close()
+    with pytest.raises(AuditStoreError, match="closed"):
+        log.record(ev(0))

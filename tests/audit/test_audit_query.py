@@ -115,3 +115,16 @@ def test_query_on_a_sqlite_file_reopened(tmp_path: Path) -> None:
         assert len(denied) == 10
     finally:
         again.close()
+
+
+@pytest.mark.parametrize(
+    "module",
+    ["_semconv", "_timestamps", "generate", "provenance", "query", "_report_html",
+     "_report_svg"],
+)
+def test_docstring_examples_run(module: str) -> None:
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"guardgraph.audit.{module}"))
+    assert result.failed == 0 and result.attempted > 0

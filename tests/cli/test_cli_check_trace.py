@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from guardgraph.cli import app
@@ -110,8 +111,41 @@ def test_missing_trace_file() -> None:
 
 def test_streams_from_stdin_through_the_real_command() -> None:
     proc = subprocess.run(
-        [sys.executable, "-c", "from guardgraph.cli import main; main()", "check-trace", "--spec", SPEC, "--facts",
-         FACTS, "-"], input=Path(TRACE).read_text(), capture_output=True, text=True,
-        check=False)
+        [sys.executable, "-c", "from guardgraph.cli import main; main()", "check-trace",
+         "--spec", SPEC, "--facts", FACTS, "-"],
+        input=Path(TRACE).read_text(), capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert len(proc.stdout.splitlines()) == 9
+
+
+_RSS = """
+import resource, sys
+from guardgraph.cli import app
+try:
+    app(sys.argv[1:], standalone_mode=False)
+finally:
+    sys.stderr.write(f"maxrss={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}\\n")
+"""
+
+
+def _max_rss_kb(trace: Path) -> int:
+    proc = subprocess.run(
+        [sys.executable, "-c", _RSS, "check-trace", "--spec", SPEC, "--facts", FACTS,
+         str(trace)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return int(proc.stderr.rsplit("maxrss=", 1)[1])
+
+
+@pytest.mark.slow
+def test_memory_is_flat_in_the_trace_length(tmp_path: Path) -> None:
+    template = Path(TRACE).read_text().splitlines()
+    small, large = tmp_path / "small.jsonl", tmp_path / "large.jsonl"
+    for path, sessions in ((small, 500), (large, 8000)):
+        with path.open("w") as out:
+            for i in range(sessions):
+                line = json.loads(template[i % 2])
+                line["session"] = f"s{i}"
+                out.write(json.dumps(line) + "\n")
+    grown = _max_rss_kb(large) - _max_rss_kb(small)
+    # 16x the sessions; per-session state is dropped after its line, so memory stays put
+    assert grown < 8_000, f"max RSS grew by {grown} KiB"

@@ -243,3 +243,12 @@ def test_verdict_json_line_shape() -> None:
     v = g.check(pay(7200), at())
     row = v.to_json(session="s", call_id="p", tool="send_money")
     assert list(row) == ["session", "call_id", "tool", "decision", "rules", "message", "repair"]
+
+
+def test_several_spec_files_combine() -> None:
+    g = Guard.from_files(DATA / "ping_small.spec", DATA / "ping_positive.spec")
+    assert g.spec is not None, g.load_error
+    s = Session(id="s", now=T0)
+    assert g.check(Action(tool="ping", args={"n": 0}), s).rules == ("positive",)
+    assert g.check(Action(tool="ping", args={"n": 20}), s).rules == ("small",)
+    assert g.check(Action(tool="ping", args={"n": 5}), s).allowed

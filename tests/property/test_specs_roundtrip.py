@@ -200,7 +200,7 @@ def _all_comments(spec: ast.SpecFile) -> list[str]:
     found = [*spec.comments]
     for node in (*spec.includes, *spec.items):
         found += node.comments
-    return [c for c in found + [*spec.trailing_comments] if c.strip()]
+    return [c for c in [*found, *spec.trailing_comments] if c.strip()]
 
 
 @settings(max_examples=300, deadline=None)

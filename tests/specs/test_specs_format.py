@@ -156,3 +156,13 @@ def test_literals() -> None:
     assert format_expr(ast.DurationLit(seconds=90)) == "90s"
     assert format_expr(ast.RealLit(value=Fraction(1, 4), text="0.5")) == "0.25"
     assert format_expr(ast.Attribute(value=ast.IntLit(value=5), attr="x")) == "(5).x"
+
+
+def test_very_long_chains_format_without_recursion() -> None:
+    cond = " and ".join(f'a != "{k}"' for k in range(3000))
+    spec, diags = parse(f"spec t version 1\ntool f(a: str)\nrule r: on f require {cond}\n")
+    assert spec is not None, diags
+    out = format_spec(spec)
+    assert out.count("\n    and ") == 2999
+    again, _ = parse(out)
+    assert again is not None and format_spec(again) == out

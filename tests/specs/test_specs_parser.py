@@ -412,13 +412,20 @@ def test_error_cap() -> None:
         "spec t version 1\nconst a = " + "9" * 5000,
         "spec t version 1\nconst a = " + "9" * 900 + "." + "9" * 900,
         "spec t version 1\nrule\nrule\ntool\ntool tool",
-        "\ufeffspec t version 1",
         "spec t version 1\r\nconst a = 1\r\n",
     ],
 )
 def test_never_raises(text: str) -> None:
     spec, diags = parse(text)
     assert (spec is None) == bool(diags)
+
+
+def test_byte_order_mark_is_skipped() -> None:
+    spec, diags = parse("\ufeffspec t version 1\nconst a = @")
+    assert spec is None
+    assert [(d.code, d.span.line, d.span.column) for d in diags if d.span] == [("GG102", 2, 11)]
+    spec, diags = parse("\ufeffspec t version 1\n")
+    assert diags == () and spec is not None
 
 
 def test_crlf_and_long_numbers_are_fine() -> None:
