@@ -8,13 +8,14 @@ report), stderr carries messages; exit 0 on success, 1 when the log does not ver
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -76,8 +77,10 @@ def _store(target: str, *, must_exist: bool = True) -> Iterator[audit.AuditStore
 
 def _stdout() -> Console:
     console = Console(highlight=False)
+    if console.is_terminal or os.environ.get("COLUMNS"):
+        return console
     # Piped into a file or a pager: do not squeeze rows into rich's default 80 columns.
-    return console if console.is_terminal else Console(highlight=False, width=160)
+    return Console(highlight=False, width=160)
 
 
 def _time(value: str | None, option: str) -> datetime | None:
@@ -146,7 +149,8 @@ def query(
                 for record in records:
                     out.write(json.dumps(audit.record_as_json(record), sort_keys=True) + "\n")
                 return
-            table = Table(title=None, show_lines=False, header_style="bold", box=None)
+            table = Table(show_lines=False, header_style="bold", box=None, pad_edge=False,
+                          padding=(0, 1, 0, 0))
             for col in ("seq", "time", "session", "kind", "actor", "tool", "decision",
                         "rules", "id"):
                 table.add_column(col, justify="right" if col == "seq" else "left",
@@ -192,12 +196,13 @@ def _rich_tree(root: audit.ProvenanceNode) -> Tree:
         if record is not None and record.decision in ("deny", "escalate", "repair"):
             text = f"[bold red]{text}[/]"
         elif record is not None and record.payload.get("trusted") is False:
-            text = f"[yellow]{text}[/] [bold yellow](untrusted)[/]"
+            text = f"[bold yellow]{text}[/]"
         if node.repeat:
             text += " [dim](shown above)[/]"
         if node.truncated:
             text += " [dim](deeper history not shown)[/]"
-        return f"{text} [dim]{escape(node.record_id[:8])}[/]"
+        when = record.timestamp[11:19] if record is not None else ""
+        return f"{text}  [dim]{when} {escape(node.record_id[:8])}[/]"
 
     tree = Tree(label(root))
     stack = [(tree, p) for p in reversed(root.parents)]
@@ -234,13 +239,11 @@ def report(
                                       verification=verification,
                                       generated_at=datetime.now(UTC), title=title,
                                       source=db, max_violations=max_violations)
-        text = (audit.render_html(data) if fmt is ReportFormat.HTML
-                else audit.render_markdown(data) if fmt is ReportFormat.MD
-                else json.dumps(audit.report_as_json(data), indent=2) + "\n")
         if out is None:
-            sys.stdout.write(text)
+            _write_report(data, fmt, sys.stdout)
         else:
-            out.write_text(text, encoding="utf-8")
+            with out.open("w", encoding="utf-8") as stream:
+                _write_report(data, fmt, stream)
             Console(stderr=True, highlight=False).print(
                 f"wrote {escape(str(out))}: {data.records:,} records, "
                 f"{data.violations_total:,} violations, verification {verification.status}")
@@ -249,6 +252,16 @@ def report(
                   hint="the report's Integrity section names the first bad record", code=1)
 
     _guarded(run)
+
+
+def _write_report(data: audit.ReportData, fmt: ReportFormat, stream: TextIO) -> None:
+    if fmt is ReportFormat.HTML:
+        audit.write_html(data, stream)
+    elif fmt is ReportFormat.MD:
+        stream.write(audit.render_markdown(data))
+    else:
+        json.dump(audit.report_as_json(data), stream, indent=2)
+        stream.write("\n")
 
 
 def _verifiers(db: str, paths: list[Path]) -> list[audit.Verifier] | None:

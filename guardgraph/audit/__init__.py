@@ -22,7 +22,7 @@ from guardgraph.audit._checkpoint import (
     load_verifier,
 )
 from guardgraph.audit._redact import redacted_matches, redaction_digest
-from guardgraph.audit._report_html import render_html
+from guardgraph.audit._report_html import render_html, write_html
 from guardgraph.audit._report_md import render_markdown
 from guardgraph.audit._store import AuditStore, open_store
 from guardgraph.audit.events import AuditRecord, Event, EventKind
@@ -122,4 +122,5 @@ __all__ = [
     "verify_inclusion_proof",
     "verify_log",
     "write_events",
+    "write_html",
 ]

@@ -18,6 +18,7 @@ __all__ = [
     "EMPTY_ROOT",
     "Frontier",
     "NodeKey",
+    "compose",
     "consistency_path",
     "inclusion_path",
     "leaf_of_record_hash",
@@ -76,8 +77,13 @@ def root_keys(size: int) -> list[NodeKey]:
     return perfect_cover(0, size)
 
 
-def _compose(hashes: Sequence[bytes]) -> bytes:
-    # A cover's right-to-left fold is MTH: each left piece is the larger, perfect half.
+def compose(hashes: Sequence[bytes]) -> bytes:
+    """MTH of the tree whose perfect-subtree cover (left to right) has these hashes.
+
+    A cover's right-to-left fold is MTH: each left piece is the larger, perfect half.
+    """
+    if not hashes:
+        return EMPTY_ROOT
     acc = hashes[-1]
     for h in reversed(hashes[:-1]):
         acc = node_hash(h, acc)
@@ -90,7 +96,7 @@ def root_at(size: int, fetch: NodeFetcher) -> bytes:
     if not keys:
         return EMPTY_ROOT
     got = fetch(keys)
-    return _compose([got[k] for k in keys])
+    return compose([got[k] for k in keys])
 
 
 def _inclusion_ranges(index: int, size: int) -> list[_Range]:
@@ -141,7 +147,7 @@ def needed_nodes(ranges: Iterable[_Range]) -> list[NodeKey]:
 def _materialise(ranges: Sequence[_Range], fetch: NodeFetcher) -> list[bytes]:
     covers = [perfect_cover(a, b) for a, b in ranges]
     got = fetch([k for cover in covers for k in cover])
-    return [_compose([got[k] for k in cover]) for cover in covers]
+    return [compose([got[k] for k in cover]) for cover in covers]
 
 
 NodeFetcher = Callable[[Sequence[NodeKey]], Mapping[NodeKey, bytes]]
@@ -258,7 +264,7 @@ class Frontier:
     def root(self) -> bytes:
         if not self._stack:
             return EMPTY_ROOT
-        return _compose([h for _, _, h in self._stack])
+        return compose([h for _, _, h in self._stack])
 
     def hashes(self) -> list[bytes]:
         return [h for _, _, h in self._stack]

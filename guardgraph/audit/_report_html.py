@@ -7,13 +7,14 @@ Numbers a test reads back carry ``data-testid`` attributes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from html import escape
+from typing import TextIO
 
 from guardgraph.audit._report_svg import DECISION_COLOURS, PALETTE, hbars, lines, stacked_columns
 from guardgraph.audit.report import ReportData, Verification, VerificationStatus, Violation
 
-__all__ = ["render_html"]
+__all__ = ["render_html", "write_html"]
 
 _CSS = """
 :root{--ink:#1d2430;--muted:#5d6675;--line:#e3e6ea;--bg:#f6f7f9;--card:#fff;
@@ -60,25 +61,33 @@ document.getElementById('vfilter').addEventListener('input', function (e) {
 
 def render_html(data: ReportData) -> str:
     """The whole report as one HTML document (UTF-8 text)."""
-    parts = [
-        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
-        "<meta name='viewport' content='width=device-width,initial-scale=1'>",
-        f"<title>{escape(data.title)}</title><style>{_CSS}</style></head><body>",
-        f"<header><h1>{escape(data.title)}</h1><p>{escape(data.source)} · generated "
-        f"{_when(data.generated_at)} · period {_when(data.period_start)} to "
-        f"{_when(data.period_end)}</p></header><main>",
-        _summary(data),
-        _integrity(data.verification),
-        _over_time(data),
-        _by_rule_and_agent(data),
-        _oversight(data),
-        _record_keeping(data),
-        _violations(data),
-        "</main>",
-        f"<script>{_SCRIPT}</script>",
-        "</body></html>",
-    ]
-    return "".join(parts)
+    return "".join(_chunks(data))
+
+
+def write_html(data: ReportData, stream: TextIO) -> None:
+    """Write the report to ``stream`` piece by piece: a report listing tens of thousands of
+    violations never exists as one string in memory."""
+    for chunk in _chunks(data):
+        stream.write(chunk)
+
+
+def _chunks(data: ReportData) -> Iterator[str]:
+    yield "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
+    yield "<meta name='viewport' content='width=device-width,initial-scale=1'>"
+    yield f"<title>{escape(data.title)}</title><style>{_CSS}</style></head><body>"
+    yield (f"<header><h1>{escape(data.title)}</h1><p>{escape(data.source)} · generated "
+           f"{_when(data.generated_at)} · period {_when(data.period_start)} to "
+           f"{_when(data.period_end)}</p></header><main>")
+    yield _summary(data)
+    yield _integrity(data.verification)
+    yield _over_time(data)
+    yield _by_rule_and_agent(data)
+    yield _oversight(data)
+    yield _record_keeping(data)
+    yield from _violations(data)
+    yield "</main>"
+    yield f"<script>{_SCRIPT}</script>"
+    yield "</body></html>"
 
 
 def _n(testid: str, value: object) -> str:
@@ -295,7 +304,8 @@ def _record_keeping(d: ReportData) -> str:
 def _violation(v: Violation, *, open_: bool) -> str:
     inputs = "".join(
         f'<li{" class=untrusted" if s.untrusted else ""}>{"· " * (s.depth - 1)}'
-        f"{escape(s.summary)} <code>{escape(s.record_id[:8])}</code></li>" for s in v.inputs)
+        f"{escape(s.summary)} · {_when(s.timestamp)} <code>{escape(s.record_id[:8])}</code>"
+        "</li>" for s in v.inputs)
     return (
         f'<details data-testid="violation" data-record="{escape(v.record_id)}"'
         f'{" open" if open_ else ""}><summary>{_when(v.timestamp)} · '
@@ -309,7 +319,7 @@ def _violation(v: Violation, *, open_: bool) -> str:
     )
 
 
-def _violations(d: ReportData) -> str:
+def _violations(d: ReportData) -> Iterator[str]:
     # Open one example of each story (an untrusted input, a denial, a repair) so that a
     # reader sees a provenance at once; the rest stay folded.
     examples = (lambda v: any(s.untrusted for s in v.inputs), lambda v: v.decision == "deny",
@@ -320,13 +330,14 @@ def _violations(d: ReportData) -> str:
     if len(d.violations) < d.violations_total:
         note = (f"<p>Listing the first {len(d.violations):,} of {d.violations_total:,}; "
                 "the JSON report or a larger limit lists every one.</p>")
-    return (
+    yield (
         "<section id='violations'><h2>Violations and their provenance</h2>"
         "<p>Every denial, escalation and repair, with the records that led to it "
         "(untrusted inputs in red).</p>" + note +
         "<p><input type='search' id='vfilter' placeholder='filter: rule, agent, session…' "
         f"aria-label='filter violations'> <span id='vcount'>{len(d.violations)}</span> shown"
         "</p>"
-        + "".join(_violation(v, open_=v.record_id in firsts) for v in d.violations)
-        + "</section>"
     )
+    for v in d.violations:
+        yield _violation(v, open_=v.record_id in firsts)
+    yield "</section>"

@@ -91,6 +91,6 @@ def render_markdown(data: ReportData) -> str:
                      f"(record `{item.record_id}`)")
         for step in item.inputs:
             flag = " **untrusted**" if step.untrusted else ""
-            lines.append(f"  {'  ' * step.depth}- {step.summary}{flag}")
+            lines.append(f"  {'  ' * step.depth}- {step.summary}{flag} ({step.timestamp})")
     lines.append("")
     return "\n".join(lines)

@@ -48,13 +48,17 @@ class RecordSink(Protocol):
 
 
 class _Pending:
-    __slots__ = ("done", "error", "events", "result")
+    """One caller's events in the group-commit queue, and how its turn ended."""
+
+    __slots__ = ("done", "error", "events", "leader", "result", "wake")
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         self.result: list[AuditRecord] = []
         self.error: BaseException | None = None
         self.done = False
+        self.leader = False  # this caller commits the next group
+        self.wake = threading.Event()  # set when done, or when promoted to leader
 
 
 class AuditLog:
@@ -100,9 +104,9 @@ class AuditLog:
         self._every = checkpoint_every
         self._max_batch = max_batch
         self._state_path = state_path
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
         self._queue: list[_Pending] = []
-        self._writing = False
+        self._writing = False  # a leader is committing; when False the queue is empty
         self._cp_lock = threading.Lock()
         self.sink_errors = 0  # a failing sink never loses or blocks a committed record
         self._closed = False
@@ -124,21 +128,17 @@ class AuditLog:
         if not prepared:
             return []
         mine = _Pending(prepared)
-        with self._cond:
+        # Group commit, leader/follower: the first caller in leads; callers arriving while
+        # it commits queue up, and the leader hands over to the first of them, which then
+        # commits the whole queue in one transaction. Only the threads concerned wake.
+        with self._lock:
             self._queue.append(mine)
-            while not mine.done:
-                if self._writing:
-                    self._cond.wait()
-                    continue
-                self._writing = True
-                batch = self._take()
-                self._cond.release()
-                try:
-                    self._commit(batch)
-                finally:
-                    self._cond.acquire()
-                    self._writing = False
-                    self._cond.notify_all()
+            if not self._writing:
+                self._writing = mine.leader = True
+        if not mine.leader:
+            mine.wake.wait()
+        if mine.leader:
+            self._lead()
         if mine.error is not None:
             raise mine.error
         return mine.result
@@ -162,34 +162,54 @@ class AuditLog:
     def _take(self) -> list[_Pending]:
         batch: list[_Pending] = []
         count = 0
-        while self._queue and (not batch or count + len(self._queue[0].events) <= self._max_batch):
-            p = self._queue.pop(0)
+        queue = self._queue
+        while queue and (not batch or count + len(queue[0].events) <= self._max_batch):
+            p = queue.pop(0)
             batch.append(p)
             count += len(p.events)
         return batch
 
-    def _commit(self, batch: list[_Pending]) -> None:
+    def _lead(self) -> None:
+        with self._lock:
+            batch = self._take()
+        records: list[AuditRecord] = []
+        try:
+            records = self._commit(batch)
+        finally:
+            for p in batch:
+                if not p.done:  # interrupted (BaseException): nobody may wait forever
+                    p.error = p.error or AuditStoreError("the group commit was interrupted")
+                    p.done = True
+                p.wake.set()
+            try:
+                if records:
+                    self._after_commit(records)  # in log order, before the next group
+            finally:
+                with self._lock:
+                    if self._queue:
+                        nxt = self._queue[0]
+                        nxt.leader = True
+                        nxt.wake.set()
+                    else:
+                        self._writing = False
+
+    def _commit(self, batch: list[_Pending]) -> list[AuditRecord]:
+        """Append the group; returns its records (empty when it failed)."""
         try:
             records = self.store.append([ev for p in batch for ev in p.events])
         except Exception as exc:
             if len(batch) == 1:
                 batch[0].error = exc
                 batch[0].done = True
-                return
+                return []
             # One bad event must not fail its neighbours: retry each caller on its own.
-            for p in batch:
-                self._commit([p])
-            return
-        except BaseException as exc:  # interrupted: nobody may wait forever
-            for p in batch:
-                p.error, p.done = exc, True
-            raise
+            return [r for p in batch for r in self._commit([p])]
         i = 0
         for p in batch:
             p.result = records[i : i + len(p.events)]
             i += len(p.events)
             p.done = True
-        self._after_commit(records)
+        return records
 
     def _after_commit(self, records: list[AuditRecord]) -> None:
         for rec in records:

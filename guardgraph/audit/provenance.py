@@ -108,7 +108,7 @@ def node_label(node: ProvenanceNode) -> str:
     record = node.record
     if record is None:
         return f"{node.record_id} (missing from the log)"
-    return f"{record.kind.value} {_detail(record)}".rstrip() + f"  [{record.timestamp}]"
+    return f"{record.kind.value} {_detail(record)}".rstrip()
 
 
 def _detail(record: AuditRecord) -> str:

@@ -234,6 +234,7 @@ def build_report(
     ``lookup`` (e.g. ``store.get``) if given. ``max_violations`` caps the violations listed
     in full (``violations_total`` still counts all); ``None`` lists every one.
     """
+    # Imported here because the builder imports this module's value types.
     from guardgraph.audit._report_builder import ReportBuilder
 
     builder = ReportBuilder(lookup=lookup, window=window, max_violations=max_violations)

@@ -17,7 +17,7 @@ from typing import Any
 from guardgraph.audit._canonical import GENESIS_HASH, canonical_json, leaf_hash
 from guardgraph.audit._chain import body_seq_and_prev
 from guardgraph.audit._checkpoint import SignedCheckpoint, Verifier
-from guardgraph.audit._merkle import Frontier, root_keys
+from guardgraph.audit._merkle import EMPTY_ROOT, compose, root_keys
 from guardgraph.audit._proof import (
     ConsistencyProof,
     InclusionProof,
@@ -145,11 +145,11 @@ def verify_log(
     targets = sorted(heads)
     t = 0
     while t < len(targets) and targets[t] == 0:
-        if heads[0].root_hash != Frontier().root():
+        if heads[0].root_hash != EMPTY_ROOT:
             raise AuditVerificationError("the checkpoint of size 0 is not the empty root",
                                          code="GG503")
         t += 1
-    tree = Frontier()
+    stack: list[bytes] = []  # hashes of the perfect subtrees of the tree so far
     prev = GENESIS_HASH
     expected = 0
     last_good = 0
@@ -189,12 +189,24 @@ def verify_log(
                 f"but record {seq - 1} hashes to {prev[:16]}…", code="GG501", seq=seq,
                 record_id=_record_id(store, seq),
             )
-        tree.append(leaf_hash(fromhex(h)), nodes)
+        # The compact range, inlined (RFC 6962 leaf and node hashes): leaf n completes one
+        # perfect subtree per trailing 1-bit of n.
+        node = sha256(b"\x00" + fromhex(h)).digest()
+        if nodes is not None:
+            nodes.append((0, expected, node))
+        k, level = expected, 0
+        while k & 1:
+            node = sha256(b"\x01" + stack.pop() + node).digest()
+            k >>= 1
+            level += 1
+            if nodes is not None:
+                nodes.append((level, expected >> level, node))
+        stack.append(node)
         prev = h
         expected += 1
         if t < len(targets) and targets[t] == expected:
             cp = heads[expected]
-            if tree.root() != cp.root_hash:
+            if compose(stack) != cp.root_hash:
                 bad = _locate(store, last_good, expected)
                 raise AuditVerificationError(
                     f"the signed tree head of size {expected} does not match the records: "
@@ -220,14 +232,14 @@ def verify_log(
         raise AuditVerificationError(
             f"the stored Merkle tree is incomplete: {exc}", code="GG503"
         ) from None
-    if [stored[k] for k in root_keys(expected)] != tree.hashes():
+    if [stored[k] for k in root_keys(expected)] != stack:
         raise AuditVerificationError(
             "the stored Merkle nodes disagree with the records (proofs would be wrong)",
             code="GG503",
         )
     return VerificationReport(
         records=expected,
-        root_hash=tree.root().hex(),
+        root_hash=compose(stack).hex(),
         checkpoints=len(targets),
         signatures_checked=public_keys is not None,
         signed_by=tuple(sorted(signers)),

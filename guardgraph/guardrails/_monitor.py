@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 __all__ = ["Accumulator", "MonitorState", "Track", "TrackKind", "new_accumulator"]
@@ -23,7 +24,7 @@ __all__ = ["Accumulator", "MonitorState", "Track", "TrackKind", "new_accumulator
 Matcher = Callable[[str, Mapping[str, object]], bool | None]  # None: undecidable
 
 
-class TrackKind:
+class TrackKind(StrEnum):
     COUNT = "count"
     SUM = "sum"
     MIN = "min"
@@ -40,7 +41,7 @@ class Track:
     """How to maintain one monitored term (built once per policy by the guard)."""
 
     key: str
-    kind: str
+    kind: TrackKind
     window_us: int | None = None
     match: Matcher | None = None  # the event pattern (SINCE: the held pattern)
     anchor: Matcher | None = None  # SINCE: the anchor pattern

@@ -100,11 +100,11 @@ def _window(w: ast.DurationLit | None) -> int | None:
 def _track(policy: CompiledPolicy, key: str, node: ast.Expr) -> Track:
     match node:
         case ast.Aggregate(func=func, pattern=p, field=fld, window=w):
-            return Track(key=key, kind=str(func), window_us=_window(w),
+            return Track(key=key, kind=TrackKind(str(func)), window_us=_window(w),
                          match=_pattern_matcher(policy, p),
                          field=tuple(fld.split(".")) if fld else ())
         case ast.Temporal(op=op, pattern=p, window=w):
-            return Track(key=key, kind=str(op), window_us=_window(w),
+            return Track(key=key, kind=TrackKind(str(op)), window_us=_window(w),
                          match=_pattern_matcher(policy, p))
         case ast.Since(held=held, anchor=anchor):
             return Track(key=key, kind=TrackKind.SINCE, match=_pattern_matcher(policy, held),

@@ -1,9 +1,11 @@
 """Where session state lives: the `SessionStore` protocol, the in-memory default, and
 the compact serialisation used by shared stores and LangGraph checkpoints.
 
-A store runs a function on one session's state atomically: nobody else sees or changes
-that session's state between the read and the write-back, so a check-and-commit of a
-budget cannot be interleaved with another one (no lost update, no double spend).
+A session's state is a deterministic fold of its committed events (an executed call, a
+tool result, a user message). A store runs a check on the state and commits the events
+it produces atomically: nobody else commits to that session between the read and the
+commit, so a check-and-commit of a budget cannot be interleaved with another one (no lost
+update, no double spend).
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 from guardgraph.errors import GuardgraphError
 from guardgraph.guardrails._monitor import Accumulator, MonitorState
 
-__all__ = ["InMemoryStore", "SessionStore", "StoreError", "decode_state", "encode_state"]
+__all__ = ["Apply", "Event", "InMemoryStore", "SessionStore", "StoreError", "decode_event",
+           "decode_state", "encode_event", "encode_state"]
 
 T = TypeVar("T")
 _FORMAT = 1
+
+# ("call", tool, args, time_us, call_id) | ("result", call_id, output, trusted)
+# | ("user", text); JSON-serialisable through `encode_event`.
+Event = tuple[Any, ...]
+Apply = Callable[[MonitorState, Event], None]
 
 
 class StoreError(GuardgraphError):
@@ -30,18 +38,19 @@ class StoreError(GuardgraphError):
 
 @runtime_checkable
 class SessionStore(Protocol):
-    """Runs ``fn`` on a session's state atomically.
+    """Runs ``fn`` on a session's state and commits the events it returns, atomically.
 
-    ``fn`` returns ``(result, changed)``; the store writes the state back only when
-    ``changed``. ``fn`` may be called more than once (optimistic stores retry it after a
-    conflict), so it must not have effects outside the state it is given.
+    ``fn`` returns ``(result, events)``; the store folds each committed event into the
+    state with ``apply``. ``fn`` may run more than once (an optimistic store retries it
+    after a conflict) and must not change the state itself beyond what a read may do.
     """
 
-    def transact(self, session_id: str, fn: Callable[[MonitorState], tuple[T, bool]]) -> T: ...
+    def transact(self, session_id: str, fn: Callable[[MonitorState], tuple[T, list[Event]]],
+                 apply: Apply) -> T: ...
 
-    def export(self, session_id: str) -> bytes: ...
-
-    def restore(self, session_id: str, data: bytes) -> None: ...
+    def restore(self, session_id: str, data: bytes) -> None:
+        """Replace the session's state with `encode_state` bytes (a checkpoint)."""
+        ...
 
 
 class InMemoryStore:
@@ -60,16 +69,14 @@ class InMemoryStore:
                     entry = self._states[session_id] = (threading.Lock(), MonitorState())
         return entry
 
-    def transact(self, session_id: str, fn: Callable[[MonitorState], tuple[T, bool]]) -> T:
+    def transact(self, session_id: str, fn: Callable[[MonitorState], tuple[T, list[Event]]],
+                 apply: Apply) -> T:
         lock, state = self._entry(session_id)
         with lock:
-            result, _ = fn(state)
+            result, events = fn(state)
+            for event in events:
+                apply(state, event)
         return result
-
-    def export(self, session_id: str) -> bytes:
-        lock, state = self._entry(session_id)
-        with lock:
-            return encode_state(state)
 
     def restore(self, session_id: str, data: bytes) -> None:
         state = decode_state(data)
@@ -103,7 +110,7 @@ def _enc(v: Any) -> Any:
     if isinstance(v, dict):
         return {"d": {str(k): _enc(x) for k, x in v.items()}}
     if isinstance(v, float):
-        return {"q": list(Fraction(repr(v)).as_integer_ratio())}
+        return v  # JSON keeps a float's shortest repr, which reads back to the same float
     raise StoreError(f"cannot serialise a {type(v).__name__} in session state")
 
 
@@ -124,6 +131,17 @@ def _dec(v: Any) -> Any:
     if tag == "d":
         return {k: _dec(x) for k, x in body.items()}
     raise StoreError(f"unknown tag {tag!r} in session state")
+
+
+def encode_event(event: Event) -> bytes:
+    return json.dumps([_enc(x) for x in event], separators=(",", ":")).encode()
+
+
+def decode_event(data: bytes) -> Event:
+    try:
+        return tuple(_dec(x) for x in json.loads(data))
+    except (ValueError, TypeError, KeyError) as exc:
+        raise StoreError(f"corrupt session event: {type(exc).__name__}: {exc}") from None
 
 
 def encode_state(state: MonitorState) -> bytes:

@@ -13,7 +13,6 @@ default) and keeps the loader's diagnostics in `Guard.diagnostics`.
 
 from __future__ import annotations
 
-import concurrent.futures
 import os
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -25,11 +24,18 @@ from guardgraph.guardrails import _plan
 from guardgraph.guardrails._compile import CompiledPolicy, compile_policy
 from guardgraph.guardrails._evaluate import decide
 from guardgraph.guardrails._explain import Conjunct, explain, rule_conjuncts
+from guardgraph.guardrails._facts import FactError, FactProvider, Facts
 from guardgraph.guardrails._monitor import MonitorState, Track
 from guardgraph.guardrails._program import ToolProgram, build_program, build_tracks, z3_assignment
 from guardgraph.guardrails._provenance import output_leaves, text_tokens, value_keys
 from guardgraph.guardrails._repair import find_repair
-from guardgraph.guardrails._store import InMemoryStore, SessionStore
+from guardgraph.guardrails._store import (
+    Event,
+    InMemoryStore,
+    SessionStore,
+    decode_state,
+    encode_state,
+)
 from guardgraph.guardrails._validate import BadValue, normalize, validate, validator, zero
 from guardgraph.guardrails.action import Action, ActionKind, Session
 from guardgraph.guardrails.verdict import Decision, Failure, PlanVerdict, Verdict
@@ -38,7 +44,6 @@ from guardgraph.specs.diagnostics import Diagnostic
 
 __all__ = ["FactProvider", "Guard", "GuardError", "load_specs"]
 
-FactProvider = Callable[[Session], object]
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
 
@@ -59,12 +64,23 @@ def _utc_now() -> datetime:
 
 
 class Guard:
-    """Checks actions against a compiled spec; one guard serves many sessions and threads.
+    r"""Checks actions against a compiled spec; one guard serves many sessions and threads.
 
     Build with `Guard.from_files`, `Guard.from_text` or `Guard.from_spec`. ``facts``: fact
     name -> value, or a callable ``f(session) -> value`` run with ``fact_timeout_s``.
-    ``store``: where session state lives (default in-memory). ``clock``: the time of a
-    check when the session does not give ``now``.
+    ``store``: where session state lives (default in-memory; `RedisStore` to share budgets
+    between replicas). ``clock``: the time of a check when the session does not give
+    ``now``. ``solver_timeout_ms`` bounds every Z3 call (fallback, repair, plan).
+
+    The host either calls `check_and_commit` (atomic; an allowed call is recorded as
+    executed, a repaired one with the repaired arguments), or `check`, runs the tool, then
+    `commit`. Tool outputs go to `record_result`, user messages to `user_message`, so that
+    ``result(t)``, ``tainted`` and ``from_user`` see them.
+
+    >>> g = Guard.from_text('spec s version 1\ntool pay(amount: int)\n'
+    ...                     'rule cap:\n  on pay\n  require amount <= 10\n')
+    >>> g.check(Action(tool="pay", args={"amount": 12}), Session(id="s")).message
+    'cap: rule cap violated [failed: amount <= 10 (amount = 12)]'
     """
 
     def __init__(self, spec: ast.Spec | None, *, diagnostics: Sequence[Diagnostic] = (),
@@ -74,20 +90,16 @@ class Guard:
         self.diagnostics = tuple(diagnostics)
         self._store: SessionStore = store if store is not None else InMemoryStore()
         self._clock = clock
-        self._fact_timeout = fact_timeout_s
         self._solver_timeout = solver_timeout_ms
         # Z3 contexts are not thread-safe: every solver call on this policy holds the lock.
         self._z3 = threading.Lock()
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._exec_lock = threading.Lock()
         self._policy: CompiledPolicy | None = None
         self._programs: dict[str, ToolProgram] = {}
         self._tracks: tuple[Track, ...] = ()
         self._names: dict[str, str] = {}
         self._params: dict[str, dict[str, tuple[Callable[[object, str], object], bool]]] = {}
         self._conjuncts: dict[tuple[str, str], tuple[Conjunct, ...]] = {}
-        self._static_facts: dict[str, object] = {}
-        self._providers: dict[str, FactProvider] = {}
+        self._fact_values: Facts | None = None
         self.load_error: str | None = None
         if spec is None:
             self.load_error = "; ".join(d.message for d in self.diagnostics) or "no spec"
@@ -104,18 +116,10 @@ class Guard:
         self._params = {t.name: {p.name: (validator(p.type, spec),
                                           isinstance(p.type, ast.OptionalType))
                                  for p in t.params} for t in spec.tools}
-        for name, value in (facts or {}).items():
-            decl = spec.fact(name)
-            if decl is None:
-                raise GuardError(f"fact {name!r} is not declared in spec {spec.name}; declared: "
-                                 f"{', '.join(f.name for f in spec.facts) or 'none'}")
-            if callable(value):
-                self._providers[name] = value
-            else:
-                try:
-                    self._static_facts[name] = validate(value, decl.type, spec, f"fact {name}")
-                except BadValue as exc:
-                    raise GuardError(str(exc)) from None
+        try:
+            self._fact_values = Facts(spec, facts, timeout_s=fact_timeout_s)
+        except FactError as exc:
+            raise GuardError(str(exc)) from None
 
     # ------------------------------------------------------------------ construction
 
@@ -155,8 +159,8 @@ class Guard:
 
     def close(self) -> None:
         """Stop the fact-provider threads (a guard is usable until then)."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=False, cancel_futures=True)
+        if self._fact_values is not None:
+            self._fact_values.close()
 
     # ------------------------------------------------------------------ checking
 
@@ -176,13 +180,10 @@ class Guard:
         if isinstance(prepared, Verdict):
             raise GuardError(f"cannot commit an invalid action: {prepared.message}")
         tool, args = prepared
-        now = self._now_us(session)
-
-        def txn(state: MonitorState) -> tuple[None, bool]:
-            self._observe(state, tool, args, now, action.call_id)
-            return None, True
-
-        self._store.transact(session.id, txn)
+        if tool == "route":
+            return  # routing decisions are not events of the history
+        event: Event = ("call", tool, args, self._now_us(session), action.call_id)
+        self._store.transact(session.id, lambda state: (None, [event]), self._apply)
 
     def record_result(self, session_id: str, call_id: str, output: object, *,
                       trusted: bool | None = None) -> bool:
@@ -190,32 +191,18 @@ class Guard:
         not one of the session's executed calls (e.g. it was denied)."""
         if self._policy is None:
             return False
-        spec = self._policy.spec
+        event: Event = ("result", call_id, output, trusted)
 
-        def txn(state: MonitorState) -> tuple[bool, bool]:
-            tool = state.calls.get(call_id)
-            if tool is None:
-                return False, False
-            decl = spec.tool(tool)
-            state.label_output(tool, output_leaves(output, decl, trusted=trusted))
-            if decl is not None and decl.returns is not None:
-                try:
-                    state.record_result(tool, validate(output, decl.returns, spec, "result"))
-                except BadValue:
-                    state.results.pop(tool, None)  # result(t) stays undefined: fail closed
-            return True, True
+        def txn(state: MonitorState) -> tuple[bool, list[Event]]:
+            known = call_id in state.calls
+            return known, [event] if known else []
 
-        return self._store.transact(session_id, txn)
+        return self._store.transact(session_id, txn, self._apply)
 
     def user_message(self, session_id: str, text: str) -> None:
         """Remember what the user said (for ``from_user``)."""
-        tokens = text_tokens(text)
-
-        def txn(state: MonitorState) -> tuple[None, bool]:
-            state.label_user(tokens)
-            return None, True
-
-        self._store.transact(session_id, txn)
+        event: Event = ("user", text)
+        self._store.transact(session_id, lambda state: (None, [event]), self._apply)
 
     def check_plan(self, actions: Sequence[Action], session: Session) -> PlanVerdict:
         """Whether some execution of ``actions`` (arguments may be `Symbolic`) can make
@@ -224,15 +211,21 @@ class Guard:
             return PlanVerdict(safe=False, code="GG407", message=f"GG407: {self.load_error}")
         policy = self._policy
         now = self._now_us(session)
-        facts = self._facts(policy.spec.facts, session)
+        try:
+            facts = self._facts(((f.name, f.type) for f in policy.spec.facts), session)
+        except _Deny as deny:
+            return PlanVerdict(safe=False, code=deny.verdict.code, message=deny.verdict.message)
+        # A snapshot of the session, so that no store lock is held while Z3 works (the
+        # check path takes the store lock first and the Z3 lock second).
+        state = decode_state(self.export_session(session.id))
         with self._z3:
-            return self._store.transact(session.id, lambda st: (_plan.check_plan(
-                policy, self._programs, self._names, actions, session, st, now, facts,
-                timeout_ms=self._solver_timeout), False))
+            return _plan.check_plan(policy, self._programs, self._names, actions, session,
+                                    state, now, facts, timeout_ms=self._solver_timeout)
 
     def export_session(self, session_id: str) -> bytes:
         """The session's state as bytes (e.g. inside a LangGraph checkpoint)."""
-        return self._store.export(session_id)
+        return self._store.transact(session_id, lambda state: (encode_state(state), []),
+                                    self._apply)
 
     def restore_session(self, session_id: str, data: bytes) -> None:
         self._store.restore(session_id, data)
@@ -252,14 +245,13 @@ class Guard:
             now = self._now_us(session)
             facts = self._facts(((k, t) for _, k, t in prog.facts), session)
 
-            def txn(state: MonitorState) -> tuple[Verdict, bool]:
+            def txn(state: MonitorState) -> tuple[Verdict, list[Event]]:
                 verdict, run_args = self._decide(prog, action, args, session, state, now, facts)
                 if commit and run_args is not None and tool != "route":
-                    self._observe(state, tool, run_args, now, action.call_id)
-                    return verdict, True
-                return verdict, False
+                    return verdict, [("call", tool, run_args, now, action.call_id)]
+                return verdict, []
 
-            return self._store.transact(session.id, txn)
+            return self._store.transact(session.id, txn, self._apply)
         except _Deny as deny:
             return deny.verdict
         except Exception as exc:  # fail closed: an internal error is a deny, not a crash
@@ -319,47 +311,12 @@ class Guard:
                 return _deny("GG404", str(exc))
         return tool, args
 
-    def _facts(self, needed: Iterable[tuple[str, ast.TypeExpr]] | Iterable[ast.FactDecl],
-               session: Session) -> dict[str, object]:
-        policy = self._policy
-        assert policy is not None
-        out: dict[str, object] = {}
-        for item in needed:
-            name, typ = (item.name, item.type) if isinstance(item, ast.FactDecl) else item
-            key = f"fact:{name}"
-            if name in session.facts:
-                try:
-                    out[key] = validate(session.facts[name], typ, policy.spec, f"fact {name}")
-                except BadValue as exc:
-                    raise _Deny("GG405", str(exc)) from None
-            elif name in self._static_facts:
-                out[key] = self._static_facts[name]
-            elif name in self._providers:
-                out[key] = self._provide(name, typ, session)
-            else:
-                raise _Deny("GG405", f"fact {name!r} has no value (give it to the Guard or "
-                                     "the Session)")
-        return out
-
-    def _provide(self, name: str, typ: ast.TypeExpr, session: Session) -> object:
-        with self._exec_lock:
-            if self._executor is None:
-                self._executor = concurrent.futures.ThreadPoolExecutor(
-                    max_workers=4, thread_name_prefix="guardgraph-fact")
-            future = self._executor.submit(self._providers[name], session)
+    def _facts(self, needed: Iterable[tuple[str, ast.TypeExpr]], session: Session,
+               ) -> dict[str, object]:
         try:
-            value = future.result(timeout=self._fact_timeout)
-        except concurrent.futures.TimeoutError:
-            raise _Deny("GG406", f"fact provider {name!r} did not answer within "
-                                 f"{self._fact_timeout}s") from None
-        except Exception as exc:
-            raise _Deny("GG405", f"fact provider {name!r} raised "
-                                 f"{type(exc).__name__}: {exc}") from None
-        assert self._policy is not None
-        try:
-            return validate(value, typ, self._policy.spec, f"fact {name}")
-        except BadValue as exc:
-            raise _Deny("GG405", str(exc)) from None
+            return self._fact_values.resolve(needed, session)  # type: ignore[union-attr]
+        except FactError as exc:
+            raise _Deny(exc.code, str(exc)) from None
 
     def _context(self, path: tuple[str, ...], action: Action, session: Session,
                  tool: str) -> object:
@@ -513,11 +470,30 @@ class Guard:
                            message=_message(escalate, failures), failures=failures), None
         return _ALLOW, None
 
-    def _observe(self, state: MonitorState, tool: str, args: Mapping[str, object], now: int,
-                 call_id: str) -> None:
-        state.observe(self._tracks, tool, args, now, describe=call_id or tool)
-        if call_id:
-            state.executed(call_id, tool)
+    def _apply(self, state: MonitorState, event: Event) -> None:
+        """Fold one committed event into a session's state. Deterministic, so replicas
+        that replay the same event log reach the same state (see `RedisStore`)."""
+        kind = event[0]
+        if kind == "call":
+            _, tool, args, now, call_id = event
+            state.observe(self._tracks, tool, args, now, describe=call_id or tool)
+            if call_id:
+                state.executed(call_id, tool)
+        elif kind == "result":
+            _, call_id, output, trusted = event
+            tool = state.calls.get(call_id)
+            spec = self.spec
+            if tool is None or spec is None:
+                return
+            decl = spec.tool(tool)
+            state.label_output(tool, output_leaves(output, decl, trusted=trusted))
+            if decl is not None and decl.returns is not None:
+                try:
+                    state.record_result(tool, validate(output, decl.returns, spec, "result"))
+                except BadValue:
+                    state.results.pop(tool, None)  # result(t) stays undefined: fail closed
+        elif kind == "user":
+            state.label_user(text_tokens(event[1]))
 
 
 _ALLOW = Verdict(decision=Decision.ALLOW, message="allowed")

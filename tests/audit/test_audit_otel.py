@@ -192,3 +192,23 @@ def test_genai_constants_are_used_in_exactly_one_module() -> None:
         if "gen_ai_attributes" in p.read_text(encoding="utf-8")
     )
     assert users == ["guardgraph/audit/_semconv.py"]
+
+
+def test_the_audit_log_emits_every_committed_record_to_both_sinks() -> None:
+    from guardgraph.audit import AuditLog
+
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    stream = io.StringIO()
+    log = AuditLog(open_store("memory:"),
+                   sinks=[OTelSink(provider), StructlogSink(json_logger(stream))])
+    written = write_events(log, generate_sessions(5, seed=8), batch=9)
+    log.close()
+    spans = exporter.get_finished_spans()
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert len(spans) == len(lines) == written == log.store.size()
+    assert log.sink_errors == 0
+    assert [s.attributes["guardgraph.audit.record.seq"] for s in spans] == list(  # type: ignore[index]
+        range(written))
+    assert [line["seq"] for line in lines] == list(range(written))

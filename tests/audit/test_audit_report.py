@@ -210,3 +210,13 @@ def test_markdown_lists_every_violation_with_inputs(data: ReportData) -> None:
     md = render_markdown(data)
     assert md.count("\n- **") == len(data.violations)
     assert "**untrusted**" in md and "## Human oversight (EU AI Act Art. 14)" in md
+
+
+def test_write_html_streams_the_same_document(data: ReportData) -> None:
+    import io
+
+    from guardgraph.audit._report_html import write_html
+
+    stream = io.StringIO()
+    write_html(data, stream)
+    assert stream.getvalue() == render_html(data)

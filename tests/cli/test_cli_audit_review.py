@@ -15,8 +15,8 @@ from guardgraph.cli import app
 runner = CliRunner()
 
 
-def _run(*args: str) -> tuple[int, str, str]:
-    result = runner.invoke(app, list(args))
+def _run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env=env)
     assert "Traceback" not in result.stdout + result.stderr
     return result.exit_code, result.stdout, result.stderr
 
@@ -73,7 +73,8 @@ def test_query_filters_combine(db: str) -> None:
 
 
 def test_query_table_is_readable(db: str) -> None:
-    code, out, err = _run("audit", "query", db, "--decision", "repair", "--limit", "2")
+    code, out, err = _run("audit", "query", db, "--decision", "repair", "--limit", "2",
+                          env={"COLUMNS": "200", "NO_COLOR": "1"})
     assert code == 0
     header, *rows = [line for line in out.splitlines() if line.strip()]
     assert header.split()[:4] == ["seq", "time", "session", "kind"]
@@ -105,7 +106,7 @@ def test_trace_tree_and_json(db: str) -> None:
     code, out, _ = _run("audit", "trace", db, str(tainted["id"]))
     assert code == 0
     assert out.splitlines()[0].startswith("verdict ESCALATE send_money")
-    assert "(untrusted)" in out and "task_received" in out and "route_decided" in out
+    assert "(UNTRUSTED)" in out and "task_received" in out and "route_decided" in out
     code, out, _ = _run("audit", "trace", db, str(tainted["id"]), "--format", "json")
     tree = json.loads(out)
     assert tree["id"] == tainted["id"]

@@ -177,11 +177,8 @@ def test_internal_error_is_a_deny(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_store_failure_is_a_deny() -> None:
     class BrokenStore:
-        def transact(self, session_id: str, fn: object) -> object:
+        def transact(self, session_id: str, fn: object, apply: object) -> object:
             raise ConnectionError("store unreachable")
-
-        def export(self, session_id: str) -> bytes:
-            raise ConnectionError
 
         def restore(self, session_id: str, data: bytes) -> None:
             raise ConnectionError

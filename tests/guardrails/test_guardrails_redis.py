@@ -103,3 +103,21 @@ def test_read_only_check_does_not_write(prefix: str) -> None:
     g = _guard(prefix)
     g.check(Action(tool="spend", args={"amount": 1}), Session(id="ro", now=NOW))
     assert client.get(f"{prefix}ro") is None  # type: ignore[attr-defined]
+
+
+def test_replicas_agree_with_memory_through_compaction(prefix: str) -> None:
+    from guardgraph.guardrails import RedisStore
+
+    a = Guard.from_text(SPEC, store=RedisStore(url=URL, prefix=prefix, compact_after=5))
+    b = Guard.from_text(SPEC, store=RedisStore(url=URL, prefix=prefix, compact_after=5))
+    memory = Guard.from_text(SPEC)
+    s = Session(id="c", now=NOW)
+    for i in range(23):
+        writer = a if i % 3 else b  # two replicas interleave, each compacting
+        action = Action(tool="spend", args={"amount": 50 + i}, call_id=f"x{i}")
+        assert writer.check_and_commit(action, s) == memory.check_and_commit(action, s)
+    for amount in (1, 100, 900):
+        probe = Action(tool="spend", args={"amount": amount})
+        assert a.check(probe, s) == b.check(probe, s) == memory.check(probe, s)
+    client = _client()
+    assert client.llen(f"{prefix}c:log") < 5  # type: ignore[attr-defined]

@@ -129,7 +129,8 @@ def test_fast_path_agrees_with_z3(spec: str, history: list[tuple[str, int]],
     _, args = prepared  # type: ignore[misc]
     facts_env = guard._facts(((k, t) for _, k, t in prog.facts), session)
     env = guard._store.transact(session_id, lambda state: (guard._env(
-        prog, action, args, session, state, guard._now_us(session), facts_env), False))
+        prog, action, args, session, state, guard._now_us(session), facts_env), []),
+        guard._apply)
     fast = prog.fires(env)
     for rule, got in zip(prog.rules, fast, strict=True):
         reference = decide(rule.fires, z3_assignment(policy, rule.inputs, env))
