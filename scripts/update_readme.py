@@ -21,7 +21,7 @@ BLOCK = re.compile(r"```console\n(.*?)```", re.S)
 
 def _run(command: str, env: dict[str, str]) -> list[str]:
     proc = subprocess.run(
-        ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True, text=True,
+        ["bash", "-c", command], cwd=env["GUARDGRAPH_README_TMP"], env=env, capture_output=True, text=True,
         timeout=300, check=False,
     )
     return (proc.stdout + proc.stderr).rstrip("\n").splitlines()
@@ -54,6 +54,8 @@ def main() -> None:
     env["COLUMNS"] = "100"
     with tempfile.TemporaryDirectory() as tmp:
         env["GUARDGRAPH_README_TMP"] = tmp
+        for shared in ("examples", "docs"):
+            (Path(tmp) / shared).symlink_to(ROOT / shared)
         text = README.read_text(encoding="utf-8")
         text = BLOCK.sub(lambda m: "```console\n" + _refresh(m.group(1), env) + "```", text)
     README.write_text(text, encoding="utf-8")

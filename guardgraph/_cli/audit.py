@@ -259,15 +259,30 @@ def check_proof_cmd(
 
 
 @audit_app.command("checkpoint")
-def checkpoint_cmd(db: DbArg) -> None:
-    """Sign the current tree head with the log's key (DB.key) and print the signed note."""
-    if not _is_file_db(db):
-        _fail("`audit checkpoint` signs with the key kept beside a SQLite log",
-              hint="for PostgreSQL, sign from the application: AuditLog.checkpoint()")
-    if not Path(db.removeprefix("sqlite:///")).is_file():
+def checkpoint_cmd(
+    db: DbArg,
+    key: Annotated[
+        Path | None,
+        typer.Option("--key", help="The log's private key file (default: DB.key beside a "
+                     "SQLite log; required for PostgreSQL).", metavar="FILE"),
+    ] = None,
+) -> None:
+    """Sign the current tree head with the log's key and print the signed note."""
+    file_db = _is_file_db(db)
+    if not file_db and key is None:
+        _fail("signing a PostgreSQL log needs its private key", hint="pass --key FILE")
+    if file_db and not Path(db.removeprefix("sqlite:///")).is_file():
         _fail(f"no audit log at {db}")
+    if key is not None and not key.is_file():
+        _fail(f"no private key at {key}")
+    if file_db and key is None and not key_paths(db)[0].is_file():
+        with _opened(db) as store:
+            signed_before = store.get_checkpoint() is not None
+        if signed_before:  # a fresh key would sign heads no reviewer's key accepts
+            _fail(f"the log was signed before, but its key {key_paths(db)[0]} is missing",
+                  hint="pass --key FILE with the log's private key")
     try:
-        log = audit.open_log(db)
+        log = audit.open_log(db, key_path=key)
     except GuardgraphError as exc:
         _fail(str(exc))
     try:

@@ -200,6 +200,11 @@ def check_trace(
                               f"{_cell(','.join(verdict.rules) or '-', 24):<24} "
                               f"{verdict.message}\n")
             store.drop(sid)  # one session per line: its state is not needed again
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly, as other Unix tools do; point
+        # stdout at /dev/null so the interpreter's final flush does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except OSError as exc:
         _error(f"{trace}: {exc.strerror or exc}")
         raise typer.Exit(EXIT_BAD_INPUT) from None
@@ -212,4 +217,9 @@ def check_trace(
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to the app."""
-    app.command("check-trace")(check_trace)
+    app.command("check-trace", epilog=(
+        "Prints one JSON verdict per tool call: session, call_id, tool, decision "
+        "(allow|deny|escalate|repair), rules, message, repair. A call that is not allowed "
+        "is not executed for the rest of its session. Exit codes: 0 the trace was checked "
+        "(whatever the verdicts); 2 a spec that does not load, a bad facts file (GG411) or "
+        "a malformed trace line (GG410, with its line number); 70 internal error."))(check_trace)

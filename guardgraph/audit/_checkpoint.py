@@ -11,7 +11,6 @@ verifier key ``<name>+<hex id>+<base64(0x01 || public key)>``.
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 from dataclasses import dataclass
@@ -122,7 +121,7 @@ class SignedCheckpoint:
             raise bad(f"tree size must be a decimal number, got {size_s!r}")
         try:
             root = base64.b64decode(root_s, validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text
             raise bad(f"root hash is not base64: {root_s!r}") from None
         if len(root) != 32:
             raise bad(f"root hash must be 32 bytes, got {len(root)}")
@@ -137,7 +136,7 @@ class SignedCheckpoint:
             name, _, b64 = line[len(_DASH) :].partition(" ")
             try:
                 raw = base64.b64decode(b64, validate=True)
-            except binascii.Error:
+            except ValueError:  # binascii.Error, or non-ASCII text
                 raise bad(f"signature of {name!r} is not base64") from None
             if len(raw) < 5:
                 raise bad(f"signature of {name!r} is too short")
@@ -145,7 +144,11 @@ class SignedCheckpoint:
         if not signatures:
             raise bad("no signature")
         cp = Checkpoint(origin=origin, size=int(size_s), root_hash=root)
-        return cls(checkpoint=cp, signatures=tuple(signatures))
+        signed = cls(checkpoint=cp, signatures=tuple(signatures))
+        if signed.note != text:
+            # e.g. base64 with stray padding bits: accept only the exact text that was signed
+            raise bad("the note is not in canonical form")
+        return signed
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -166,7 +169,7 @@ class Verifier:
         try:
             raw = base64.b64decode(b64, validate=True)
             kid = bytes.fromhex(hex_id)
-        except (binascii.Error, ValueError):
+        except ValueError:  # binascii.Error, non-ASCII or bad hex
             raise AuditKeyError(f"malformed verifier key {vkey!r}") from None
         if len(raw) != 33 or raw[:1] != _ED25519 or len(kid) != 4:
             raise AuditKeyError(f"not an Ed25519 verifier key: {vkey!r}")
@@ -217,7 +220,7 @@ class Signer:
             raise AuditKeyError("expected 'PRIVATE+KEY+<name>+<hex id>+<base64 seed>'")
         try:
             raw = base64.b64decode(parts[4], validate=True)
-        except binascii.Error:
+        except ValueError:  # binascii.Error, or non-ASCII text
             raise AuditKeyError("the private key is not base64") from None
         if len(raw) != 33 or raw[:1] != _ED25519:
             raise AuditKeyError("not an Ed25519 private key")

@@ -9,7 +9,6 @@ Verification raises :class:`AuditVerificationError` naming what failed.
 from __future__ import annotations
 
 import base64
-import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -84,7 +83,7 @@ def _unb64(value: Any, what: str) -> bytes:
         raise _bad(f"{what} must be a base64 string, got {type(value).__name__}")
     try:
         raw = base64.b64decode(value, validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or non-ASCII text
         raise _bad(f"{what} is not base64: {value[:20]!r}") from None
     if len(raw) != 32:
         raise _bad(f"{what} must be a 32-byte hash, got {len(raw)} bytes")

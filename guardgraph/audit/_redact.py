@@ -29,6 +29,8 @@ __all__ = [
 
 REDACTED_PREFIX = "hmac-sha256:"
 ANY_TOOL = "*"
+# Where a tool's arguments appear in a payload: the call, and a guard's proposed repair.
+_ARGUMENT_KEYS = ("args", "repair")
 
 
 def redaction_digest(salt: bytes, value: Any) -> str:
@@ -50,7 +52,9 @@ class Redactor:
     """Applies ``fields``: tool name (or ``"*"`` for every event) to payload paths.
 
     A path is dotted from the payload root (``"args.recipient"``); a bare name also
-    matches the same key under ``payload["args"]``, where tool arguments live.
+    matches the same key under ``payload["args"]`` and ``payload["repair"]``, where tool
+    arguments live, so a spec's ``sensitive`` parameters map directly:
+    ``{tool.name: [p.name for p in tool.params if p.sensitive]}``.
     """
 
     __slots__ = ("_fields", "_salt")
@@ -80,9 +84,11 @@ class Redactor:
         for path in paths:
             parts = path.split(".")
             changed |= self._redact_at(out, parts)
-            args = out.get("args")
-            if len(parts) == 1 and isinstance(args, dict):
-                changed |= self._redact_at(args, parts)
+            if len(parts) == 1:
+                for where in _ARGUMENT_KEYS:
+                    inner = out.get(where)
+                    if isinstance(inner, dict):
+                        changed |= self._redact_at(inner, parts)
         return out if changed else payload
 
     def _redact_at(self, node: Any, parts: Sequence[str]) -> bool:

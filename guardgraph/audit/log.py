@@ -24,6 +24,7 @@ from guardgraph.audit._checkpoint import (
     Verifier,
     load_or_create_signer,
 )
+from guardgraph.audit._group_commit import GroupCommit
 from guardgraph.audit._merkle import (
     consistency_path,
     inclusion_path,
@@ -45,20 +46,6 @@ class RecordSink(Protocol):
     """Receives every record after it is committed (OpenTelemetry, structlog, ...)."""
 
     def emit(self, record: AuditRecord) -> None: ...
-
-
-class _Pending:
-    """One caller's events in the group-commit queue, and how its turn ended."""
-
-    __slots__ = ("done", "error", "events", "leader", "result", "wake")
-
-    def __init__(self, events: list[Event]) -> None:
-        self.events = events
-        self.result: list[AuditRecord] = []
-        self.error: BaseException | None = None
-        self.done = False
-        self.leader = False  # this caller commits the next group
-        self.wake = threading.Event()  # set when done, or when promoted to leader
 
 
 class AuditLog:
@@ -102,11 +89,8 @@ class AuditLog:
         )
         self.origin = origin or (signer.name if signer else "guardgraph-audit")
         self._every = checkpoint_every
-        self._max_batch = max_batch
         self._state_path = state_path
-        self._lock = threading.Lock()
-        self._queue: list[_Pending] = []
-        self._writing = False  # a leader is committing; when False the queue is empty
+        self._group = GroupCommit(self.store.append, self._after_commit, max_batch=max_batch)
         self._cp_lock = threading.Lock()
         self.sink_errors = 0  # a failing sink never loses or blocks a committed record
         self._closed = False
@@ -127,21 +111,7 @@ class AuditLog:
         prepared = [self._prepare(ev) for ev in events]
         if not prepared:
             return []
-        mine = _Pending(prepared)
-        # Group commit, leader/follower: the first caller in leads; callers arriving while
-        # it commits queue up, and the leader hands over to the first of them, which then
-        # commits the whole queue in one transaction. Only the threads concerned wake.
-        with self._lock:
-            self._queue.append(mine)
-            if not self._writing:
-                self._writing = mine.leader = True
-        if not mine.leader:
-            mine.wake.wait()
-        if mine.leader:
-            self._lead()
-        if mine.error is not None:
-            raise mine.error
-        return mine.result
+        return self._group.submit(prepared)
 
     def _prepare(self, event: Event) -> Event:
         payload = event.payload
@@ -158,58 +128,6 @@ class AuditLog:
             span_id=event.span_id, idempotency_key=event.idempotency_key,
             timestamp=event.timestamp or self._clock(), id=event.id or self._new_id(),
         )
-
-    def _take(self) -> list[_Pending]:
-        batch: list[_Pending] = []
-        count = 0
-        queue = self._queue
-        while queue and (not batch or count + len(queue[0].events) <= self._max_batch):
-            p = queue.pop(0)
-            batch.append(p)
-            count += len(p.events)
-        return batch
-
-    def _lead(self) -> None:
-        with self._lock:
-            batch = self._take()
-        records: list[AuditRecord] = []
-        try:
-            records = self._commit(batch)
-        finally:
-            for p in batch:
-                if not p.done:  # interrupted (BaseException): nobody may wait forever
-                    p.error = p.error or AuditStoreError("the group commit was interrupted")
-                    p.done = True
-                p.wake.set()
-            try:
-                if records:
-                    self._after_commit(records)  # in log order, before the next group
-            finally:
-                with self._lock:
-                    if self._queue:
-                        nxt = self._queue[0]
-                        nxt.leader = True
-                        nxt.wake.set()
-                    else:
-                        self._writing = False
-
-    def _commit(self, batch: list[_Pending]) -> list[AuditRecord]:
-        """Append the group; returns its records (empty when it failed)."""
-        try:
-            records = self.store.append([ev for p in batch for ev in p.events])
-        except Exception as exc:
-            if len(batch) == 1:
-                batch[0].error = exc
-                batch[0].done = True
-                return []
-            # One bad event must not fail its neighbours: retry each caller on its own.
-            return [r for p in batch for r in self._commit([p])]
-        i = 0
-        for p in batch:
-            p.result = records[i : i + len(p.events)]
-            i += len(p.events)
-            p.done = True
-        return records
 
     def _after_commit(self, records: list[AuditRecord]) -> None:
         for rec in records:
@@ -407,17 +325,31 @@ def open_log(
             options[k] = log_opts[k]
     text = str(target)
     file_based = not (text in {"memory:", ":memory:"} or "://" in text.replace("sqlite:///", ""))
-    state_path = None
-    if file_based:
-        key_file, _, salt_file, state_path = key_paths(target)
-        if signer is None:
-            name = "guardgraph-audit-" + Path(text.removeprefix("sqlite:///")).stem
-            name = "".join(c if c.isalnum() or c in "-_." else "-" for c in name)
-            signer = load_or_create_signer(key_path or key_file, name=name)
-        if redact and salt is None:
-            salt = load_or_create_salt(salt_file)
-    elif signer is None and key_path is not None:
-        signer = load_or_create_signer(key_path, name="guardgraph-audit")
     store = open_store(target, **options)
+    state_path = None
+    try:
+        if file_based:
+            key_file, _, salt_file, state_path = key_paths(target)
+            if signer is None:
+                key_file = key_path or key_file
+                if not key_file.exists() and store.get_checkpoint() is not None:
+                    # a fresh key would sign heads that no reviewer's pinned key accepts
+                    raise AuditKeyError(
+                        f"the log was signed before, but its key {key_file} is missing; "
+                        "pass signer= or key_path= with the log's key"
+                    )
+                # a note key name: no spaces and no "+" (C2SP signed-note)
+                base = Path(text.removeprefix("sqlite:///")).name
+                name = "guardgraph/" + "".join(
+                    c if c.isalnum() or c in "-_." else "-" for c in base
+                )
+                signer = load_or_create_signer(key_file, name=name)
+            if redact and salt is None:
+                salt = load_or_create_salt(salt_file)
+        elif signer is None and key_path is not None:
+            signer = load_or_create_signer(key_path, name="guardgraph-audit")
+    except BaseException:
+        store.close()
+        raise
     return AuditLog(store, signer=signer, redact=redact, salt=salt, state_path=state_path,
                     **log_opts)

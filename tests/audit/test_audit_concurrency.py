@@ -201,7 +201,7 @@ def test_one_bad_caller_does_not_fail_the_others_in_its_group() -> None:
               [("good1", {"x": 1}), ("bad", {"x": {1, 2}}), ("good2", {"x": 2})]]
     for t in others:
         t.start()
-    while len(log._queue) < 3:  # all three are waiting for the held commit
+    while len(log._group._queue) < 3:  # all three are waiting for the held commit
         threading.Event().wait(0.001)
     gate.set()
     for t in [first, *others]:

@@ -18,9 +18,13 @@ from guardgraph.audit.log import key_paths
 WRITER = textwrap.dedent(
     """
     import sys, threading
-    from guardgraph.audit import Event, EventKind, open_log
+    from guardgraph.audit import AuditLog, Event, EventKind, Signer, open_log, open_store
 
-    log = open_log(sys.argv[1], checkpoint_every=25)
+    if sys.argv[1].startswith("postgresql://"):
+        log = AuditLog(open_store(sys.argv[1]), signer=Signer.parse(sys.argv[3]),
+                       checkpoint_every=25)
+    else:
+        log = open_log(sys.argv[1], checkpoint_every=25)
     out = threading.Lock()
 
     def write(worker):
@@ -44,9 +48,11 @@ WRITER = textwrap.dedent(
 )
 
 
-def _run_and_kill(db: Path, workers: int, reported_before_kill: int) -> dict[int, str]:
+def _run_and_kill(
+    db: Path | str, workers: int, reported_before_kill: int, skey: str = ""
+) -> dict[int, str]:
     proc = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(db), str(workers)],
+        [sys.executable, "-c", WRITER, str(db), str(workers), skey],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     assert proc.stdout is not None
@@ -92,3 +98,24 @@ def test_sigkill_loses_no_reported_record(tmp_path: Path, workers: int) -> None:
     with open_log(db) as log:
         log.record_many([])
         assert log.checkpoint().size == report.records
+
+
+@pytest.mark.postgres
+def test_sigkill_loses_no_reported_record_on_postgres() -> None:
+    from _audit_pg import fresh_schema, postgres_url
+
+    from guardgraph.audit import Signer
+
+    signer = Signer.generate("example.org/crash")
+    with fresh_schema(postgres_url()) as url:
+        open_store(url).close()
+        reported = _run_and_kill(url, 4, 200, signer.skey())
+        store = open_store(url)
+        try:
+            for seq, rid in reported.items():
+                rec = store.get(rid)
+                assert rec is not None and rec.seq == seq, f"record {seq} was lost"
+            report = verify_log(store, public_keys=[signer.verifier])
+            assert report.records >= len(reported) and report.checkpoints >= 7
+        finally:
+            store.close()

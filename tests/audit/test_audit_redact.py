@@ -111,3 +111,22 @@ def test_signer_key_file_is_private(tmp_path: Path) -> None:
     assert stat.S_IMODE(key_paths(db)[0].stat().st_mode) == 0o600
     signer = Signer.parse(key_paths(db)[0].read_text())
     assert key_paths(db)[1].read_text().strip() == signer.verifier.vkey()
+
+
+def test_a_bare_parameter_name_covers_the_call_and_its_repair() -> None:
+    r = Redactor({"send_money": ["recipient"]}, salt=SALT)
+    out = r.apply({"tool": "send_money", "args": {"recipient": IBAN},
+                   "repair": {"recipient": "GB00OTHER", "amount": 5000}})
+    assert out["args"]["recipient"] == redaction_digest(SALT, IBAN)
+    assert out["repair"] == {"recipient": redaction_digest(SALT, "GB00OTHER"), "amount": 5000}
+
+
+def test_open_log_refuses_to_make_up_a_new_key_for_a_signed_log(tmp_path: Path) -> None:
+    from guardgraph.audit import AuditKeyError
+
+    db = tmp_path / "audit.db"
+    with open_log(db) as log:
+        log.record(_pay())
+    key_paths(db)[0].unlink()
+    with pytest.raises(AuditKeyError, match="signed before, but its key"):
+        open_log(db)

@@ -274,3 +274,43 @@ def test_the_log_refuses_to_sign_a_rewritten_history(db: Path) -> None:
         log.checkpoint()
     assert info.value.code == "GG505"
     log.close(checkpoint=False)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    ("statements", "code", "seq"),
+    [
+        (["UPDATE gg_records SET body = body || '\\x20'::bytea WHERE seq = 6"], "GG502", 6),
+        (["DELETE FROM gg_records WHERE seq = 4"], "GG507", 4),
+        (["UPDATE gg_records SET seq = seq + 100 WHERE seq IN (2, 3)",
+          "UPDATE gg_records SET seq = 5 - (seq - 100) WHERE seq >= 100"], "GG507", 2),
+        (["DELETE FROM gg_records WHERE seq = 9"], "GG505", 9),
+    ],
+)
+def test_tampering_with_a_postgres_log_is_detected(statements, code, seq) -> None:
+    import psycopg
+    from _audit_pg import fresh_schema, postgres_url
+
+    from guardgraph.audit import AuditLog
+    from guardgraph.audit._postgres import _split_target
+
+    signer = Signer.generate("example.org/pg")
+    with fresh_schema(postgres_url()) as url:
+        with AuditLog(open_store(url), signer=signer, checkpoint_every=5) as log:
+            for i in range(10):
+                log.record(_event(i))
+        base, schema = _split_target(url, None)
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f'SET search_path TO "{schema}"')
+            conn.execute("ALTER TABLE gg_records DISABLE TRIGGER ALL")  # what an owner can do
+            conn.execute("ALTER TABLE gg_records DROP CONSTRAINT gg_records_check")
+            conn.execute("ALTER TABLE gg_records DROP CONSTRAINT gg_records_prev_seq_fkey")
+            for sql in statements:
+                conn.execute(sql)
+        store = open_store(url)
+        try:
+            with pytest.raises(AuditVerificationError) as info:
+                verify_log(store, public_keys=[signer.verifier])
+        finally:
+            store.close()
+        assert (info.value.code, info.value.seq) == (code, seq)

@@ -141,3 +141,35 @@ def test_checkpoint_signs_the_current_head(db: str) -> None:
     assert lines[1] == "26" and lines[3] == "" and lines[4].startswith("\u2014 ")
     code, out, _ = _run("audit", "verify", db)
     assert code == 0 and "4 checkpoints" in out
+
+
+@pytest.mark.postgres
+def test_checkpoint_and_verify_a_postgres_log(tmp_path: Path) -> None:
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "audit"))
+    from _audit_pg import fresh_schema, postgres_url
+
+    from guardgraph.audit import AuditLog, Signer, open_store
+
+    signer = Signer.generate("example.org/pg")
+    key = tmp_path / "pg.key"
+    key.write_text(signer.skey())
+    with fresh_schema(postgres_url()) as url:
+        log = AuditLog(open_store(url))
+        log.record_many([Event(kind=EventKind.TOOL_RESULT, session="s", actor="a",
+                               payload={"i": i}) for i in range(7)])
+        log.close()
+        code, _, err = _run("audit", "checkpoint", url)
+        assert code == 2 and "--key" in err
+        code, out, _ = _run("audit", "checkpoint", url, "--key", str(key))
+        assert code == 0 and out.splitlines()[1] == "7"
+        code, out, _ = _run("audit", "verify", url, "--public-key", signer.verifier.vkey())
+        assert code == 0 and out.startswith("ok: 7 records, 1 checkpoint,")
+
+
+def test_checkpoint_refuses_to_make_up_a_new_key_for_a_signed_log(db: str) -> None:
+    key_paths(db)[0].unlink()
+    code, _, err = _run("audit", "checkpoint", db)
+    assert code == 2 and "its key" in err and "is missing" in err
+    assert not key_paths(db)[0].exists()

@@ -1,7 +1,7 @@
 """The README's examples are real: every ```console block is run and compared.
 
 A block is a sequence of `$ command` lines, each followed by the output it prints
-(stdout, then stderr). Commands run from the repository root with the virtualenv's
+(stdout, then stderr). Commands run in a scratch directory (holding links to `examples/` and `docs/`) with the virtualenv's
 scripts first on PATH, NO_COLOR set and a fixed terminal width, so output is stable.
 Lines in the expected output may end with `...` to match any remainder (used where a
 value such as a path or a time differs from machine to machine).
@@ -19,6 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 BLOCK = re.compile(r"```console\n(.*?)```", re.S)
+PYTHON = re.compile(r"```python\n(.*?)```", re.S)
 
 
 def _blocks() -> list[tuple[int, list[tuple[str, list[str]]]]]:
@@ -54,12 +55,14 @@ def test_readme_console_blocks(tmp_path: Path) -> None:
     env["NO_COLOR"] = "1"
     env["COLUMNS"] = "100"
     env["GUARDGRAPH_README_TMP"] = str(tmp_path)
+    for shared in ("examples", "docs"):
+        (tmp_path / shared).symlink_to(ROOT / shared)
     blocks = _blocks()
     assert blocks, "README.md has no console examples"
     for line_no, steps in blocks:
         for command, expected_lines in steps:
             proc = subprocess.run(
-                ["bash", "-c", command], cwd=ROOT, env=env, capture_output=True,
+                ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True,
                 text=True, timeout=300, check=False,
             )
             actual = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
@@ -73,3 +76,20 @@ def test_readme_console_blocks(tmp_path: Path) -> None:
                 + "\n".join(expected)
                 + "\nhint: run `.venv/bin/python scripts/update_readme.py` and review the diff"
             )
+
+
+def test_readme_python_blocks_run(tmp_path: Path) -> None:
+    """Every ```python block runs to completion (its asserts are the checks)."""
+    for shared in ("examples", "docs"):
+        (tmp_path / shared).symlink_to(ROOT / shared)
+    text = README.read_text(encoding="utf-8")
+    blocks = [
+        (text.count("\n", 0, m.start()) + 1, m.group(1)) for m in PYTHON.finditer(text)
+    ]
+    assert blocks, "README.md has no Python examples"
+    for line_no, code in blocks:
+        proc = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+            timeout=300, check=False,
+        )
+        assert proc.returncode == 0, f"README.md:{line_no}: block failed:\n{proc.stderr}"

@@ -182,3 +182,47 @@ def test_every_single_record_mutation_of_a_stored_log_is_detected(n, data, how) 
     assert err.code in {"GG501", "GG502", "GG503", "GG505", "GG507"}
     # named at the mutated record, or the next one when only the chain link shows it
     assert err.seq in {first, first + 1}, (how, k, err)
+
+
+@SETTINGS
+@given(n=st.integers(1, 20), data=st.data())
+def test_a_corrupted_checkpoint_note_is_rejected(n, data) -> None:
+    log = _log(n)
+    proof = log.prove_inclusion(str(data.draw(st.integers(0, n - 1))))
+    doc = proof.to_json()
+    note = doc["checkpoint"]
+    body_end = note.index("\n\n")
+    i = data.draw(st.integers(0, len(note) - 1).filter(lambda i: note[i] != "\n"))
+    replacement = data.draw(st.sampled_from("0123456789abcdefABCDEF+/=x "))
+    if replacement == note[i]:
+        return
+    doc["checkpoint"] = note[:i] + replacement + note[i + 1:]
+    with pytest.raises(AuditVerificationError) as info:
+        verify_inclusion_proof(proof_from_json(doc), verifiers=KEYS)
+    assert info.value.code in ({"GG503", "GG504", "GG506"} if i < body_end else
+                               {"GG504", "GG506"})
+
+
+@SETTINGS
+@given(n=st.integers(1, 12), data=st.data(),
+       junk=st.one_of(st.none(), st.integers(), st.text(max_size=5), st.lists(st.integers())))
+def test_a_malformed_proof_document_is_a_verification_error_never_a_crash(n, data, junk):
+    log = _log(n)
+    doc = log.prove_inclusion("0").to_json() if data.draw(st.booleans()) else (
+        log.prove_consistency(n - 1 if n > 1 else 0).to_json())
+    key = data.draw(st.sampled_from(sorted(doc)))
+    if data.draw(st.booleans()):
+        del doc[key]
+    elif doc[key] == junk:
+        return  # not a change
+    else:
+        doc[key] = junk
+    try:
+        proof = proof_from_json(doc)
+        if isinstance(proof, InclusionProof):
+            verify_inclusion_proof(proof, verifiers=KEYS)
+        else:
+            verify_consistency_proof(proof, verifiers=KEYS)
+    except AuditVerificationError:
+        return
+    pytest.fail(f"accepted a proof with {key} changed to {junk!r}")
