@@ -18,7 +18,7 @@ from fractions import Fraction
 from guardgraph.guardrails._validate import normalize
 from guardgraph.specs import ast
 
-__all__ = ["output_leaves", "text_tokens", "value_keys"]
+__all__ = ["output_leaves", "taint_keys", "text_tokens", "user_keys", "value_keys"]
 
 _TOKEN = re.compile(r"[^\s,;!?()\[\]{}<>\"'`]+")
 
@@ -61,6 +61,35 @@ def value_keys(value: object) -> list[str]:
     if isinstance(value, Mapping):
         return [k for item in value.values() for k in value_keys(item)]
     return []
+
+
+# A token this long is distinctive enough (an IBAN, a URL, a host name) that finding it in
+# an untrusted output means the argument was built from that output, even when the
+# argument as a whole (a shell command line, a sentence) never appears there as one token.
+_DISTINCTIVE = 8
+
+
+def taint_keys(value: object) -> list[str]:
+    """Keys under which an argument is looked up for ``tainted``/``source``: its whole
+    value, plus each distinctive token of a string."""
+    keys = value_keys(value)
+    strings = [value] if isinstance(value, str) else (
+        [v for v in value if isinstance(v, str)]
+        if isinstance(value, tuple | frozenset | list | set) else [])
+    for text in strings:
+        folded = normalize(text).casefold()
+        keys.extend(t.rstrip(".:") for t in _TOKEN.findall(folded)
+                    if len(t.rstrip(".:")) >= _DISTINCTIVE)
+    return list(dict.fromkeys(keys))
+
+
+def user_keys(value: object) -> list[str]:
+    """Every token of a string argument: a command line or a sentence the user typed
+    counts as theirs when each of its words appears in their messages."""
+    if not isinstance(value, str):
+        return value_keys(value)
+    tokens = [t.rstrip(".:") for t in _TOKEN.findall(normalize(value).casefold())]
+    return [t for t in tokens if t] or value_keys(value)
 
 
 def output_leaves(value: object, decl: ast.ToolDecl | None, *, trusted: bool | None,

@@ -27,7 +27,13 @@ from guardgraph.guardrails._explain import Conjunct, explain, rule_conjuncts
 from guardgraph.guardrails._facts import FactError, FactProvider, Facts
 from guardgraph.guardrails._monitor import MonitorState, Track
 from guardgraph.guardrails._program import ToolProgram, build_program, build_tracks, z3_assignment
-from guardgraph.guardrails._provenance import output_leaves, text_tokens, value_keys
+from guardgraph.guardrails._provenance import (
+    output_leaves,
+    taint_keys,
+    text_tokens,
+    user_keys,
+    value_keys,
+)
 from guardgraph.guardrails._repair import find_repair
 from guardgraph.guardrails._store import (
     Event,
@@ -374,14 +380,15 @@ class Guard:
         if func == "tainted":
             if given is not None and given.tainted is not None:
                 return given.tainted
-            return any(state.tainted(k) for k in keys)
+            return any(state.tainted(k) for k in taint_keys(value))
         if func == "from_user":
             if given is not None and given.from_user is not None:
                 return given.from_user
-            return bool(keys) and all(state.from_user(k) for k in keys)
+            return bool(keys) and (all(state.from_user(k) for k in keys)
+                                   or all(state.from_user(k) for k in user_keys(value)))
         if given is not None and given.sources is not None:
             return frozenset(normalize(s) for s in given.sources)
-        return frozenset(t for k in keys for t in state.sources(k))
+        return frozenset(t for k in taint_keys(value) for t in state.sources(k))
 
     def _decide(self, prog: ToolProgram, action: Action, args: dict[str, object],
                 session: Session, state: MonitorState, now: int,
@@ -403,11 +410,11 @@ class Guard:
                 if repaired is not None:
                     return repaired
             return Verdict(decision=Decision.DENY, rules=ids, code="GG400",
-                           message=_message(deny, failures), failures=failures,
+                           message=_message(deny, failures[:len(deny)]), failures=failures,
                            warnings=warn), None
         if escalate:
             return Verdict(decision=Decision.ESCALATE, rules=ids, code="GG400",
-                           message=_message(escalate, failures), failures=failures,
+                           message=_message(escalate, failures[len(deny):]), failures=failures,
                            warnings=warn), None
         return Verdict(decision=Decision.ALLOW, rules=ids, message="allowed with warnings: "
                        + ", ".join(warn), warnings=warn), args
