@@ -180,13 +180,31 @@ def trace(
 
     def run() -> None:
         with _store(db) as store:
-            root = audit.trace_provenance(store.get, record_id, max_depth=max_depth)
+            root = audit.trace_provenance(store.get, _resolve(store, record_id),
+                                          max_depth=max_depth)
         if fmt is TraceFormat.JSON:
             sys.stdout.write(json.dumps(audit.provenance_json(root), indent=2) + "\n")
             return
         _stdout().print(_rich_tree(root))
 
     _guarded(run)
+
+
+def _resolve(store: audit.AuditStore, ref: str) -> str:
+    """A record named by its id, its sequence number, or a unique prefix of its id (the
+    8 characters `audit query` shows)."""
+    if store.get(ref) is not None:
+        return ref
+    if ref.isdigit():
+        for record in store.iter_records(start=int(ref), stop=int(ref) + 1):
+            return record.id
+    if len(ref) >= 4:
+        found = [r.id for r in store.iter_records() if r.id.startswith(ref)]
+        if len(found) > 1:
+            raise audit.AuditError(f"id prefix {ref!r} is ambiguous: {len(found)} records")
+        if found:
+            return found[0]
+    return ref  # trace_provenance names the missing record
 
 
 def _rich_tree(root: audit.ProvenanceNode) -> Tree:

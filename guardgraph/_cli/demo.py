@@ -82,7 +82,8 @@ def demo(
         for domain in domains:
             loaded = load_file(domain.spec)
             if loaded.spec is None:
-                sys.stderr.write(render_human(loaded.diagnostics, loaded.sources, color=color) + "\n")
+                rendered = render_human(loaded.diagnostics, loaded.sources, color=color)
+                sys.stderr.write(rendered + "\n")
                 failed = True
                 continue
             spec = loaded.spec
@@ -172,16 +173,17 @@ def _replay(trace: Path, spec_path: Path, log: Any, spec: Any) -> dict[str, int]
                                  "repair": row["repair"], "args": args},
                         decision=str(verdict.decision), rule_ids=tuple(verdict.rules),
                         provenance=(proposal.id,), **spec_fields))
+                    fixed = row["repair"] if isinstance(row["repair"], dict) else {}
                     if str(verdict.decision) in ("allow", "repair"):
                         executed[event.id] = log.record(Event(
                             kind=EventKind.ACTION_EXECUTED, session=sid, actor=event.agent,
                             payload={"tool": tool, "call_id": event.id,
-                                     "args": {**args, **(row["repair"] or {})}},
+                                     "args": {**args, **fixed}},
                             provenance=(decided.id,))).id
                     counts[str(verdict.decision)] = counts.get(str(verdict.decision), 0) + 1
                     rules = ",".join(verdict.rules) or "-"
                     sys.stdout.write(f"   {sid:<18} {event.id:<4} {tool:<16} "
-                                     f"{str(verdict.decision):<9} {rules}\n")
+                                     f"{verdict.decision!s:<9} {rules}\n")
                     if row["repair"]:
                         sys.stdout.write(f"   {'':<18} {'':<4} {'':<16} repaired to "
                                          f"{json.dumps(row['repair'])}\n")

@@ -10,7 +10,9 @@ from guardgraph.guardrails._compile import (
 )
 from guardgraph.guardrails._store import InMemoryStore, SessionStore, StoreError
 from guardgraph.guardrails.action import Action, ActionKind, ArgProvenance, Session, Symbolic
+from guardgraph.guardrails.diff import DiffStatus, SpecDiff, ToolDiff, diff
 from guardgraph.guardrails.guard import Guard, GuardError
+from guardgraph.guardrails.lint import lint
 from guardgraph.guardrails.verdict import (
     Decision,
     Failure,
@@ -26,6 +28,7 @@ __all__ = [
     "CompiledPolicy",
     "CompiledRule",
     "Decision",
+    "DiffStatus",
     "Failure",
     "Guard",
     "GuardError",
@@ -37,10 +40,14 @@ __all__ = [
     "RedisStore",
     "Session",
     "SessionStore",
+    "SpecDiff",
     "StoreError",
     "Symbolic",
+    "ToolDiff",
     "Verdict",
     "compile_policy",
+    "diff",
+    "lint",
 ]
 
 

@@ -110,7 +110,7 @@ class CompiledPolicy:
         if cached is not None:
             return cached
         self.rules_for(tool)  # rejects an unknown tool
-        parts: list[z3.BoolRef] = [self._global_domain]
+        parts: list[z3.BoolRef] = [*self._global_domain[None], *self._global_domain.get(tool, [])]
         if tool != ROUTE:
             ctx_tool = self._table.context(("tool",), ast.PrimType(name=ast.Primitive.STR))
             parts.append(ctx_tool.const == z3.StringVal(tool, self.ctx))
@@ -168,21 +168,24 @@ class CompiledPolicy:
             return []
         return [z3.Or(*[const == z3.StringVal(v, self.ctx) for v in values])]
 
-    def _build_global_domain(self) -> z3.BoolRef:
-        parts: list[z3.BoolRef] = [z3.BoolVal(True, self.ctx)]
+    def _build_global_domain(self) -> dict[str | None, list[z3.BoolRef]]:
+        # Keyed by the tool an input belongs to (None: facts, history, context), so that
+        # domain(t) carries no constraint about another tool's arguments.
+        parts: dict[str | None, list[z3.BoolRef]] = {None: [z3.BoolVal(True, self.ctx)]}
         for inp in list(self._table.by_key.values()):
+            out = parts.setdefault(inp.tool, [])
             if inp.kind in (InputKind.FACT, InputKind.MONITOR):
-                parts.extend(self._type_domain(inp.const, inp.type))
+                out.extend(self._type_domain(inp.const, inp.type))
             node = inp.node
             is_count = isinstance(node, ast.Aggregate) and node.func is ast.AggregateFunc.COUNT
             if inp.kind is InputKind.MONITOR and is_count:
-                parts.append(inp.const >= 0)
+                out.append(inp.const >= 0)
             if inp.kind is InputKind.SIZE:
                 base = self._table.by_key[inp.path[0]]
                 empty = z3.K(base.const.sort().domain(), z3.BoolVal(False, self.ctx))
-                parts.append(inp.const >= 0)
-                parts.append((inp.const == 0) == (base.const == empty))
-        return z3.And(*parts)
+                out.append(inp.const >= 0)
+                out.append((inp.const == 0) == (base.const == empty))
+        return parts
 
 
 def compile_policy(spec: ast.Spec) -> CompiledPolicy:

@@ -11,12 +11,13 @@ grows with the number of rules, not with the number of pairs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING, Protocol
 
 import z3
 
+from guardgraph.guardrails._compile import CompiledRule
 from guardgraph.guardrails._session import Answer, RuleClass, ToolSession, Verdict
 from guardgraph.specs import ast
 
@@ -31,8 +32,8 @@ _BATCH_ROUNDS = 8
 
 class _Reporter(Protocol):
     def add(self, session: ToolSession, code: str, rule: ast.Rule, others: Sequence[ast.Rule],
-            message: str, *, help: str | None = ..., model: z3.ModelRef | None = ...,  # noqa: A002
-            witness: Sequence[object] | None = ...) -> None: ...
+            message: str, *, help: str | None = ..., model: z3.ModelRef | None = ...,
+            witness: Iterable[CompiledRule] | None = ...) -> None: ...
 
     def unknown(self, session: ToolSession, rule: ast.Rule, others: Sequence[ast.Rule],
                 question: str, verdict: Verdict) -> None: ...
@@ -71,9 +72,11 @@ class PairChecks:
             # Later rules first: of two equivalent rules the later one is reported.
             for a in reversed(classes):
                 model = self._fire_model(a)
+                # A rule that never passes is reported as such; as a cover it would
+                # only repeat that finding for every rule it swallows.
                 cands = [
                     b for b in classes
-                    if b is not a and b.index not in marked
+                    if b is not a and b.index not in marked and self.states[b.index].can_pass
                     and self.s.holds_in(model, self._fires[b.index]) is not False
                 ]
                 if not cands:
@@ -205,8 +208,11 @@ class PairChecks:
                 self.report.unknown(self.s, rules[0], rules[1:], "whether both can pass",
                                     verdict)
                 continue
-            overlap = self.s.check([x.app, y.app])
-            if overlap.answer is Answer.SAT:
+            # Each must be able to pass on some call both apply to: otherwise one rule's
+            # requirement merely excludes the other's `when` (a shadowing, not a conflict).
+            alone = [self.s.check([x.app, y.app, x.req]), self.s.check([x.app, y.app, y.req])]
+            if all(v.answer is Answer.SAT for v in alone):
+                overlap = alone[0]
                 self.report.add(
                     self.s, "GG305", x.first.rule, [y.first.rule],
                     f"rules `{x.first.rule.name}` and `{y.first.rule.name}` contradict each"

@@ -1,15 +1,14 @@
-"""One incremental Z3 solver per tool, with assumption literals per rule class.
+"""The questions lint asks about one tool's rules, with assumption literals per rule class.
 
 Rules on a tool whose compiled terms are identical (Z3 hash-conses terms, so renamed
 copies of one rule compile to the same ``applies``/``require``) form one *class* and are
-checked once. Each class gets four literals, asserted as implications once:
+checked once. Each class gets four literals:
 
     app  -> applies          req -> require
     vio  -> not require      ok  -> (applies -> require)     (the rule does not fire)
 
-so every query is ``check(assumptions)`` on one solver: learned lemmas are kept between
-queries and no solver is built per question. A query answers sat, unsat or unknown;
-unknown is kept as such (never read as sat or unsat).
+and every question is a set of them. A question answers sat, unsat or unknown; unknown
+is kept as such (never read as sat or unsat).
 """
 
 from __future__ import annotations
@@ -58,7 +57,15 @@ class RuleClass:
 
 
 class ToolSession:
-    """The solver and rule classes for one target (a tool, or ``route``)."""
+    """The rule classes of one target (a tool, or ``route``) and the questions about them.
+
+    Each question is decided by a solver built for it from the domain and the formulas of
+    the literals it assumes, nothing else. Z3's incremental mode (one solver, many
+    ``check(assumptions)``) skips its preprocessing, and on this language's mix of
+    strings, sequences and arrays that made a question 10-50x slower than a fresh solver
+    in measurements (benchmarks/lint_scale.py), so the literals stay, the shared solver
+    does not. Unsat cores still name rules, through the assumption literals.
+    """
 
     def __init__(
         self,
@@ -70,26 +77,28 @@ class ToolSession:
         self.policy = policy
         self.tool = tool
         ctx = policy.ctx
-        self.solver = z3.Solver(ctx=ctx)
-        self.solver.set("timeout", timeout_ms)
-        self.solver.set("core.minimize", True)
-        self.solver.add(policy.domain(tool))
+        self._timeout_ms = timeout_ms
+        self._domain = policy.domain(tool)
         groups: dict[tuple[int, int, str], list[CompiledRule]] = {}
         for rule in rules if rules is not None else policy.rules_for(tool):
             key = (rule.applies.get_id(), rule.require.get_id(), str(rule.rule.otherwise))
             groups.setdefault(key, []).append(rule)
         classes = []
+        # literal id -> (literal, the formula it stands for)
+        self._meaning: dict[int, z3.BoolRef] = {}
         for index, members in enumerate(groups.values()):
             first = members[0]
             tag = f"{first.rule.name}@{tool}#{index}"
             lits = [z3.Bool(f"{kind}:{tag}", ctx) for kind in ("app", "req", "vio", "ok")]
             app, req, vio, ok = lits
-            self.solver.add(
-                z3.Implies(app, first.applies),
-                z3.Implies(req, first.require),
-                z3.Implies(vio, z3.Not(first.require)),
-                z3.Implies(ok, z3.Implies(first.applies, first.require)),
-            )
+            meaning = [
+                first.applies,
+                first.require,
+                z3.Not(first.require),
+                z3.Implies(first.applies, first.require),
+            ]
+            for lit, formula in zip(lits, meaning, strict=True):
+                self._meaning[lit.get_id()] = formula
             classes.append(
                 RuleClass(index=index, rules=tuple(members), app=app, req=req, vio=vio, ok=ok)
             )
@@ -99,14 +108,29 @@ class ToolSession:
         }
         self.queries = 0
 
+    def define(self, lit: z3.BoolRef, formula: z3.BoolRef) -> None:
+        """Let ``lit`` stand for ``formula`` in later questions."""
+        self._meaning[lit.get_id()] = formula
+
     def check(self, assumptions: Sequence[z3.BoolRef]) -> Verdict:
+        """Decide the conjunction of ``assumptions`` with the domain: sat (with a model),
+        unsat (with a core of assumption literals) or unknown (with the reason)."""
         self.queries += 1
-        answer = self.solver.check(*assumptions)
+        solver = z3.Solver(ctx=self.policy.ctx)
+        solver.set("timeout", self._timeout_ms)
+        solver.set("core.minimize", True)
+        solver.add(self._domain)
+        for a in assumptions:
+            formula = self._meaning.get(a.get_id())
+            if formula is None:
+                raise ValueError(f"not a literal of this session: {a}")
+            solver.add(z3.Implies(a, formula))
+        answer = solver.check(*assumptions)
         if answer == z3.sat:
-            return Verdict(answer=Answer.SAT, model=self.solver.model())
+            return Verdict(answer=Answer.SAT, model=solver.model())
         if answer == z3.unsat:
-            return Verdict(answer=Answer.UNSAT, core=tuple(self.solver.unsat_core()))
-        return Verdict(answer=Answer.UNKNOWN, reason=self.solver.reason_unknown())
+            return Verdict(answer=Answer.UNSAT, core=tuple(solver.unsat_core()))
+        return Verdict(answer=Answer.UNKNOWN, reason=solver.reason_unknown())
 
     def class_of(self, lit: z3.BoolRef) -> RuleClass | None:
         """The class one of whose literals is ``lit`` (to read unsat cores)."""

@@ -6,7 +6,7 @@ and as JSON-safe data for machines.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -15,7 +15,14 @@ import z3
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, Input, InputKind
 from guardgraph.guardrails._z3sorts import AllExcept
 
-__all__ = ["Witness", "json_value", "read_witness", "show_value"]
+__all__ = [
+    "Witness",
+    "json_value",
+    "read_witness",
+    "show_value",
+    "tool_inputs",
+    "witness_from",
+]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -71,30 +78,51 @@ def read_witness(
 ) -> Witness:
     """The situation ``model`` describes, restricted to the tool's arguments and the
     inputs that ``rules`` read."""
-    inputs: dict[str, Input] = {}
-    decl = policy.spec.tool(tool) if tool != ROUTE else None
-    for p in decl.params if decl is not None else ():
-        arg = policy.arg(tool, p.name)
-        inputs[arg.key] = arg
+    inputs = tool_inputs(policy, tool)
     for rule in rules:
-        for inp in rule.inputs:
-            inputs.setdefault(inp.key, inp)
+        inputs.extend(rule.inputs)
 
     def value(inp: Input) -> object:
         return policy.from_z3(model.eval(inp.const, model_completion=True), inp.type)
 
+    return witness_from(tool, inputs, value)
+
+
+def tool_inputs(policy: CompiledPolicy, tool: str) -> list[Input]:
+    """The ARG and PRESENT inputs of ``tool`` (none for ``route``)."""
+    decl = policy.spec.tool(tool) if tool != ROUTE else None
+    out = []
+    for p in decl.params if decl is not None else ():
+        out.append(policy.arg(tool, p.name))
+        present = policy.inputs.get(f"present:{tool}.{p.name}")
+        if present is not None:
+            out.append(present)
+    return out
+
+
+def witness_from(tool: str, given: Iterable[Input], value: Callable[[Input], object]) -> Witness:
+    """A witness over ``given`` inputs (first of each key wins), ``value`` reading each."""
+    inputs: dict[str, Input] = {}
+    for inp in given:
+        inputs.setdefault(inp.key, inp)
     present = {
         inp.path[0]: value(inp)
-        for inp in policy.inputs.values()
+        for inp in inputs.values()
         if inp.kind is InputKind.PRESENT and inp.tool == tool
     }
     defined = {
-        inp.node: value(inp) for inp in inputs.values() if inp.kind is InputKind.DEFINED
+        inp.key.removeprefix("def:"): value(inp)
+        for inp in inputs.values()
+        if inp.kind is InputKind.DEFINED
     }
-    args, context, facts, history, provenance = [], [], [], [], []
+    args: list[tuple[str, object]] = []
+    context: list[tuple[str, object]] = []
+    facts: list[tuple[str, object]] = []
+    history: list[tuple[str, object]] = []
+    provenance: list[tuple[str, object]] = []
     for inp in inputs.values():
         if inp.kind is InputKind.ARG:
-            if present.get(inp.path[0], True):
+            if inp.tool == tool and present.get(inp.path[0], True):
                 args.append((inp.path[0], value(inp)))
         elif inp.kind is InputKind.CONTEXT:
             if inp.path != ("tool",):
@@ -103,13 +131,13 @@ def read_witness(
             facts.append((inp.path[0], value(inp)))
         elif inp.kind is InputKind.MONITOR:
             name = inp.key.removeprefix("mon:")
-            history.append((name, value(inp) if defined.get(inp.node, True) else None))
+            history.append((name, value(inp) if defined.get(name, True) else None))
         elif inp.kind is InputKind.PROVENANCE:
             func = inp.key.split(":")[1]
             provenance.append((f"{func}({'.'.join(inp.path)})", value(inp)))
         elif inp.kind is InputKind.SIZE:
-            base = policy.inputs[inp.path[0]]
-            if base.kind is InputKind.ARG:
+            base = inputs.get(inp.path[0])
+            if base is None or base.kind is InputKind.ARG:
                 continue  # the argument's own value shows its size
             context.append((f"len({base.key.split(':', 1)[1]})", value(inp)))
     return Witness(

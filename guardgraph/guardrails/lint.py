@@ -15,8 +15,9 @@ applies and its requirement does not hold):
   D ∧ fires_A ∧ ¬fires_B is unsat. For rules equal up to renaming, each later copy points
   at the first; otherwise the later rule of two equivalent ones is reported. A rule
   implied only by several rules together is reported with all of them.
-- GG305 contradictory-rules: two deny/escalate rules both apply to some call, and no
-  call they both apply to passes both.
+- GG305 contradictory-rules: two deny/escalate rules both apply to some call, each of
+  them passes on some call both apply to, but no call they both apply to passes both
+  (a pair that already blocks the tool as GG303 is not repeated).
 - GG306 overlapping-verdicts: every call an escalate rule escalates is denied by deny
   rules anyway, so the escalation never reaches a human.
 - GG307 unreachable-repair: there is no call the rule denies for which some values of the
@@ -178,7 +179,7 @@ class _Linter:
             fixed = z3.substitute(z3.And(dom, z3.Implies(c.first.applies, c.first.require)),
                                   *pairs)
             lit = z3.Bool(f"repair:{rule.name}@{tool}", self.policy.ctx)
-            session.solver.add(z3.Implies(lit, fixed))
+            session.define(lit, fixed)
             verdict = session.check([c.app, c.vio, lit])
             names = ", ".join(rule.repair)
             if verdict.answer is Answer.UNKNOWN:
@@ -195,7 +196,7 @@ class _Linter:
     # ------------------------------------------------------------------ findings
 
     def _add(self, session: ToolSession, code: str, rule: ast.Rule, other: ast.Rule | None,
-             message: str, *, help: str | None = None, model: z3.ModelRef | None = None,  # noqa: A002
+             message: str, *, help: str | None = None, model: z3.ModelRef | None = None,
              witness: Iterable[CompiledRule] | None = None,
              others: Sequence[ast.Rule] = ()) -> None:
         all_others = tuple(others) if others else ((other,) if other is not None else ())
@@ -204,7 +205,7 @@ class _Linter:
                                      session=session))
 
     def add(self, session: ToolSession, code: str, rule: ast.Rule, others: Sequence[ast.Rule],
-            message: str, *, help: str | None = None, model: z3.ModelRef | None = None,  # noqa: A002
+            message: str, *, help: str | None = None, model: z3.ModelRef | None = None,
             witness: Iterable[CompiledRule] | None = None) -> None:
         self._add(session, code, rule, None, message, help=help, model=model, witness=witness,
                   others=others)

@@ -1,0 +1,172 @@
+"""guardgraph lint: each finding with its witness; clean specs lint clean; unknown is
+reported, never taken as an answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import load_spec
+
+from guardgraph.guardrails import lint
+from guardgraph.specs import Diagnostic
+from guardgraph.specs._loader import load_file
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+HEAD = """spec t version 1
+enum Env = "dev" | "prod"
+tool pay(amount: real, to: str, items: list[int])
+tool deploy(env: Env, n: int)
+fact trusted: set[str]
+"""
+
+
+def _lint(body: str) -> list[Diagnostic]:
+    return list(lint(load_spec(HEAD + body + _uses())))
+
+
+def _uses() -> str:
+    # Keep the unused-declaration checks quiet unless a test is about them.
+    return (
+        "\nrule uses_trusted:\n  on pay\n  when to in trusted\n  require amount > -1000000\n"
+        "\nrule uses_deploy:\n  on deploy\n  when n > 1000000\n  require env == \"dev\"\n"
+    )
+
+
+def _codes(diags: list[Diagnostic], code: str) -> list[Diagnostic]:
+    return [d for d in diags if d.code == code]
+
+
+def _data(d: Diagnostic) -> dict[str, object]:
+    return dict(d.data)
+
+
+def test_never_passes_with_a_witness_that_violates() -> None:
+    (d,) = _codes(_lint("rule r:\n  on pay\n  when amount > 10\n  require amount < 5\n"), "GG301")
+    assert d.span is not None and d.span.line == 6
+    witness = _data(d)["witness"]
+    assert isinstance(witness, dict)
+    amount = witness["args"]["amount"]  # type: ignore[index]
+    assert amount > 10  # the witness is applicable and violates the rule
+    assert any(n.startswith("witness: pay(amount=") for n in d.notes)
+
+
+def test_never_applies() -> None:
+    diags = _lint("rule r:\n  on pay\n  when amount > 10 and amount < 5\n  require to == \"x\"\n")
+    (d,) = _codes(diags, "GG302")
+    assert _data(d)["rules"] == ["r"]
+
+
+def test_always_passes_uses_the_enum_domain() -> None:
+    diags = _lint('rule r:\n  on deploy\n  require env in {"dev", "prod"}\n')
+    (d,) = [x for x in _codes(diags, "GG311") if _data(x)["rules"] == ["r"]]
+    assert _data(d)["witness"]["args"]["env"] in ("dev", "prod")  # type: ignore[index]
+
+
+def test_rules_that_together_block_a_tool() -> None:
+    diags = _lint(
+        "rule a:\n  on deploy\n  require n == 1\nrule b:\n  on deploy\n  require n == 2\n"
+    )
+    (d,) = _codes(diags, "GG303")
+    assert _data(d)["rules"] == ["a", "b"] and _data(d)["tool"] == "deploy"
+    assert _data(d)["witness"]["args"]["n"] == 2  # type: ignore[index]  # passes b, fails a
+    assert not _codes(diags, "GG305")  # not repeated as a contradiction
+
+
+def test_redundant_rule_points_at_the_rule_that_implies_it() -> None:
+    diags = _lint(
+        "rule loose:\n  on pay\n  require amount <= 100\n"
+        "rule tight:\n  on pay\n  require amount <= 50\n"
+    )
+    (d,) = _codes(diags, "GG304")
+    assert _data(d)["rules"] == ["loose", "tight"]
+    assert _data(d)["witness"]["args"]["amount"] > 100  # type: ignore[index,operator]
+
+
+def test_equivalent_rules_report_the_later_one() -> None:
+    diags = _lint(
+        "rule first:\n  on pay\n  require amount <= 100\n"
+        "rule second:\n  on pay\n  require not (amount > 100)\n"
+    )
+    (d,) = _codes(diags, "GG304")
+    assert _data(d)["rules"] == ["second", "first"]
+
+
+def test_renamed_copies_point_at_the_first() -> None:
+    body = "".join(f"rule c{i}:\n  on pay\n  require amount <= 100\n" for i in range(5))
+    diags = _codes(_lint(body), "GG304")
+    assert sorted(_data(d)["rules"] for d in diags) == [[f"c{i}", "c0"] for i in range(1, 5)]
+
+
+def test_different_decisions_are_not_redundant_but_shadowed_escalation_is_reported() -> None:
+    diags = _lint(
+        "rule cap:\n  on pay\n  require amount <= 100\n"
+        "rule big:\n  on pay\n  when amount > 1000\n  require approved\n  else escalate \"big\"\n"
+    )
+    assert not _codes(diags, "GG304")
+    (d,) = _codes(diags, "GG306")
+    assert _data(d)["rules"] == ["big", "cap"]
+
+
+def test_contradictory_rules() -> None:
+    diags = _lint(
+        "rule a:\n  on pay\n  when amount < 20\n  require to == \"a\"\n"
+        "rule b:\n  on pay\n  when amount < 30\n  require to == \"b\"\n"
+    )
+    (d,) = _codes(diags, "GG305")
+    assert _data(d)["rules"] == ["a", "b"]
+    assert _data(d)["witness"]["args"]["amount"] < 20  # type: ignore[index,operator]
+
+
+def test_unreachable_and_reachable_repair() -> None:
+    diags = _lint(
+        "rule a:\n  on pay\n  require to in trusted\n  repair amount\n"
+        "rule b:\n  on pay\n  require amount <= 10\n  repair amount\n"
+    )
+    (d,) = _codes(diags, "GG307")
+    assert _data(d)["rules"] == ["a"]
+
+
+def test_unused_fact_and_tool() -> None:
+    diags = list(lint(load_spec(HEAD + "rule r:\n  on pay\n  require amount < 5\n")))
+    assert [_data(d) for d in _codes(diags, "GG308")] == [{"fact": "trusted"}]
+    assert [_data(d) for d in _codes(diags, "GG309")] == [{"tool": "deploy"}]
+
+
+def test_tools_mentioned_in_history_are_used() -> None:
+    diags = list(lint(load_spec(HEAD + "rule r:\n  on pay\n  require once(deploy)\n"
+                                + "rule s:\n  on pay\n  when to in trusted\n  require true\n")))
+    assert not _codes(diags, "GG309")
+
+
+@pytest.mark.parametrize("path", ["banking/banking.spec"])
+def test_example_specs_lint_clean(path: str) -> None:
+    result = load_file(EXAMPLES / path)
+    assert result.spec is not None
+    assert lint(result.spec) == ()
+
+
+def test_quantified_rules_are_decided_exactly() -> None:
+    diags = _lint(
+        "rule pos:\n  on pay\n  require forall i in items: i > 0\n"
+        "rule big:\n  on pay\n  require forall i in items: i > 5\n"
+    )
+    (d,) = _codes(diags, "GG304")
+    assert _data(d)["rules"] == ["pos", "big"]
+    assert not _codes(diags, "GG310")
+
+
+def test_unknown_is_reported_never_taken_as_an_answer() -> None:
+    # x³ + y³ + z³ = 33 has a solution only with 16-digit numbers: within 200 ms the
+    # solver cannot find it, nor prove there is none.
+    spec = load_spec(
+        HEAD + "tool cube(x: int, y: int, z: int)\n"
+        "rule hard:\n  on cube\n  require x * x * x + y * y * y + z * z * z != 33\n" + _uses()
+    )
+    diags = list(lint(spec, timeout_ms=200))
+    unknown = _codes(diags, "GG310")
+    assert unknown and all(_data(d)["rules"][0] == "hard" for d in unknown)  # type: ignore[index]
+    assert "could not decide" in unknown[0].message
+    # Neither "always passes" nor "never passes" is claimed on an undecided question.
+    assert not _codes(diags, "GG301") and not _codes(diags, "GG311")
