@@ -21,10 +21,16 @@ BLOCK = re.compile(r"```console\n(.*?)```", re.S)
 
 def _run(command: str, env: dict[str, str]) -> list[str]:
     proc = subprocess.run(
-        ["bash", "-c", command], cwd=env["GUARDGRAPH_README_TMP"], env=env, capture_output=True, text=True,
-        timeout=300, check=False,
+        ["bash", "-c", command],
+        cwd=env["GUARDGRAPH_README_TMP"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
     )
-    return (proc.stdout + proc.stderr).rstrip("\n").splitlines()
+    return proc.stdout.rstrip("\n").splitlines()
 
 
 def _refresh(block: str, env: dict[str, str]) -> str:
@@ -51,7 +57,7 @@ def main() -> None:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["NO_COLOR"] = "1"
-    env["COLUMNS"] = "100"
+    env["COLUMNS"] = "120"
     with tempfile.TemporaryDirectory() as tmp:
         env["GUARDGRAPH_README_TMP"] = tmp
         for shared in ("examples", "docs"):

@@ -18,7 +18,9 @@ def test_demo_lints_guards_audits_and_verifies(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert out.count("lint: clean") == 2
     lines = out.splitlines()
-    over_cap = next(i for i, line in enumerate(lines) if "over-cap" in line and "send_money" in line)
+    over_cap = next(
+        i for i, line in enumerate(lines) if "over-cap" in line and "send_money" in line
+    )
     assert "repair" in lines[over_cap] and '{"amount": 5000}' in lines[over_cap + 1]
     injected = next(line for line in lines if "injected-invoice" in line and "send_money" in line)
     assert "escalate" in injected and "no_injected_recipient" in injected

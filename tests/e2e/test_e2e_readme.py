@@ -1,8 +1,9 @@
 """The README's examples are real: every ```console block is run and compared.
 
 A block is a sequence of `$ command` lines, each followed by the output it prints
-(stdout, then stderr). Commands run in a scratch directory (holding links to `examples/` and `docs/`) with the virtualenv's
-scripts first on PATH, NO_COLOR set and a fixed terminal width, so output is stable.
+(stdout and stderr, interleaved). Commands run in a scratch directory (holding links to
+`examples/` and `docs/`) with the virtualenv's scripts first on PATH, NO_COLOR set and a
+fixed terminal width, so output is stable.
 Lines in the expected output may end with `...` to match any remainder (used where a
 value such as a path or a time differs from machine to machine).
 """
@@ -53,7 +54,7 @@ def test_readme_console_blocks(tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["NO_COLOR"] = "1"
-    env["COLUMNS"] = "100"
+    env["COLUMNS"] = "120"
     env["GUARDGRAPH_README_TMP"] = str(tmp_path)
     for shared in ("examples", "docs"):
         (tmp_path / shared).symlink_to(ROOT / shared)
@@ -62,10 +63,16 @@ def test_readme_console_blocks(tmp_path: Path) -> None:
     for line_no, steps in blocks:
         for command, expected_lines in steps:
             proc = subprocess.run(
-                ["bash", "-c", command], cwd=tmp_path, env=env, capture_output=True,
-                text=True, timeout=300, check=False,
+                ["bash", "-c", command],
+                cwd=tmp_path,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                timeout=300,
+                check=False,
             )
-            actual = (proc.stdout + proc.stderr).rstrip("\n").splitlines()
+            actual = proc.stdout.rstrip("\n").splitlines()
             expected = list(expected_lines)
             while expected and not expected[-1].strip():
                 expected.pop()
@@ -83,13 +90,16 @@ def test_readme_python_blocks_run(tmp_path: Path) -> None:
     for shared in ("examples", "docs"):
         (tmp_path / shared).symlink_to(ROOT / shared)
     text = README.read_text(encoding="utf-8")
-    blocks = [
-        (text.count("\n", 0, m.start()) + 1, m.group(1)) for m in PYTHON.finditer(text)
-    ]
+    blocks = [(text.count("\n", 0, m.start()) + 1, m.group(1)) for m in PYTHON.finditer(text)]
     assert blocks, "README.md has no Python examples"
     for line_no, code in blocks:
         proc = subprocess.run(
-            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-            timeout=300, check=False,
+            [sys.executable, "-c", code],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=300,
+            check=False,
         )
-        assert proc.returncode == 0, f"README.md:{line_no}: block failed:\n{proc.stderr}"
+        assert proc.returncode == 0, f"README.md:{line_no}: block failed:\n{proc.stdout}"

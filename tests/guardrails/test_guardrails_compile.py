@@ -8,7 +8,7 @@ from fractions import Fraction
 
 import pytest
 import z3
-from conftest import holds, load_spec, policy_of
+from guardrails_helpers import holds, load_spec, policy_of
 
 from guardgraph.errors import GuardgraphError
 from guardgraph.guardrails import CompiledPolicy, InputKind, compile_policy

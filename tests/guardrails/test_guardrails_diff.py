@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import load_spec
+from guardrails_helpers import load_spec
 
 from guardgraph.guardrails import DiffStatus, SpecDiff, diff
 

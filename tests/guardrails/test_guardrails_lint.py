@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import load_spec
+from guardrails_helpers import load_spec
 
 from guardgraph.guardrails import lint
 from guardgraph.specs import Diagnostic
