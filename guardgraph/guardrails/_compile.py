@@ -28,7 +28,7 @@ import z3
 from guardgraph.guardrails._errors import CompileError
 from guardgraph.guardrails._inputs import Input, InputKind, InputTable
 from guardgraph.guardrails._translate import Scope, Translator
-from guardgraph.guardrails._z3sorts import Sorts
+from guardgraph.guardrails._z3sorts import Sorts, string_val
 from guardgraph.specs import ast
 
 __all__ = ["CompiledPolicy", "CompiledRule", "Input", "InputKind", "compile_policy"]
@@ -113,7 +113,7 @@ class CompiledPolicy:
         parts: list[z3.BoolRef] = [*self._global_domain[None], *self._global_domain.get(tool, [])]
         if tool != ROUTE:
             ctx_tool = self._table.context(("tool",), ast.PrimType(name=ast.Primitive.STR))
-            parts.append(ctx_tool.const == z3.StringVal(tool, self.ctx))
+            parts.append(ctx_tool.const == string_val(tool, self.ctx))
             decl = self.spec.tool(tool)
             for p in decl.params if decl is not None else ():
                 arg = self._table.args[(tool, p.name)]
@@ -166,7 +166,7 @@ class CompiledPolicy:
         values = self._sorts.enum_values(t)
         if values is None:
             return []
-        return [z3.Or(*[const == z3.StringVal(v, self.ctx) for v in values])]
+        return [z3.Or(*[const == string_val(v, self.ctx) for v in values])]
 
     def _build_global_domain(self) -> dict[str | None, list[z3.BoolRef]]:
         # Keyed by the tool an input belongs to (None: facts, history, context), so that

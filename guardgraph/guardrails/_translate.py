@@ -20,7 +20,7 @@ from guardgraph.guardrails._errors import CompileError
 from guardgraph.guardrails._inputs import Input, InputTable
 from guardgraph.guardrails._regex import regex_to_z3
 from guardgraph.guardrails._text import expr_text
-from guardgraph.guardrails._z3sorts import Sorts
+from guardgraph.guardrails._z3sorts import Sorts, string_val
 from guardgraph.specs import ast
 
 __all__ = ["Scope", "Translator", "iter_subexprs"]
@@ -139,7 +139,7 @@ class Translator:
             case ast.RealLit(value=v):
                 return _T(z3.RealVal(str(Fraction(v)), ctx))
             case ast.StrLit(value=v):
-                return _T(z3.StringVal(v, ctx))
+                return _T(string_val(v, ctx))
             case ast.DurationLit(seconds=s):
                 return _T(z3.IntVal(s, ctx))
             case ast.Name(id=name):

@@ -19,7 +19,7 @@ import z3
 from guardgraph.guardrails._errors import CompileError
 from guardgraph.specs import ast
 
-__all__ = ["AllExcept", "RecordInfo", "Sorts", "describe_type"]
+__all__ = ["AllExcept", "RecordInfo", "Sorts", "describe_type", "string_val"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -40,6 +40,14 @@ class RecordInfo:
     ctor: z3.FuncDeclRef
     fields: tuple[tuple[str, ast.TypeExpr], ...]
     accessors: Mapping[str, z3.FuncDeclRef]
+
+
+def string_val(value: str, ctx: z3.Context) -> z3.SeqRef:
+    """A Z3 string literal with exactly these code points (``z3.StringVal`` would read
+    escapes such as ``\\u{41}`` inside the text, so Z3 and Python would disagree)."""
+    points = [ord(ch) for ch in value]
+    buf = (ctypes.c_uint * len(points))(*points)
+    return z3.SeqRef(z3.Z3_mk_u32string(ctx.ref(), len(points), buf), ctx)
 
 
 def describe_type(t: ast.TypeExpr) -> str:
@@ -148,13 +156,13 @@ class Sorts:
             case ast.PrimType(name=ast.Primitive.BOOL):
                 return z3.BoolVal(False, ctx)
             case ast.PrimType(name=ast.Primitive.STR):
-                return z3.StringVal("", ctx)
+                return string_val("", ctx)
             case ast.ListType(element=e):
                 return z3.Empty(z3.SeqSort(self.sort(e)))
             case ast.SetType(element=e):
                 return z3.K(self.sort(e), z3.BoolVal(False, ctx))
             case ast.NamedType(name=n) if n in self._enums:
-                return z3.StringVal(self._enums[n][0], ctx)
+                return string_val(self._enums[n][0], ctx)
             case ast.NamedType(name=n):
                 info = self._records[n]
                 return info.ctor(*[self.zero(ft) for _, ft in info.fields])
@@ -188,11 +196,11 @@ class Sorts:
             case ast.PrimType(name=ast.Primitive.STR):
                 if not isinstance(value, str):
                     raise bad()
-                return z3.StringVal(value, ctx)
+                return string_val(value, ctx)
             case ast.NamedType(name=n) if n in self._enums:
                 if not isinstance(value, str) or value not in self._enums[n]:
                     raise bad()
-                return z3.StringVal(value, ctx)
+                return string_val(value, ctx)
             case ast.NamedType(name=n) if n in self._records:
                 info = self._records[n]
                 if not isinstance(value, Mapping) or set(value) != {f for f, _ in info.fields}:
