@@ -10,6 +10,7 @@ from __future__ import annotations
 import z3
 
 from guardgraph.guardrails._errors import CompileError
+from guardgraph.guardrails._z3sorts import string_val
 
 __all__ = ["regex_to_z3"]
 
@@ -57,7 +58,7 @@ class _Parser:
         while self.peek() not in ("", "|", ")"):
             parts.append(self.repeat())
         if not parts:
-            return z3.Re(z3.StringVal("", self.ctx))
+            return z3.Re(string_val("", self.ctx))
         return parts[0] if len(parts) == 1 else z3.Concat(*parts)
 
     def repeat(self) -> z3.ReRef:
@@ -93,7 +94,7 @@ class _Parser:
         if not comma:
             return z3.Loop(atom, lo, lo)
         if hi_s == "":
-            head = z3.Loop(atom, lo, lo) if lo else z3.Re(z3.StringVal("", self.ctx))
+            head = z3.Loop(atom, lo, lo) if lo else z3.Re(string_val("", self.ctx))
             return z3.Concat(head, z3.Star(atom))
         hi = int(hi_s)
         if hi < lo:
@@ -122,10 +123,10 @@ class _Parser:
         return self.lit(c)
 
     def lit(self, c: str) -> z3.ReRef:
-        return z3.Re(z3.StringVal(c, self.ctx))
+        return z3.Re(string_val(c, self.ctx))
 
     def range(self, lo: str, hi: str) -> z3.ReRef:
-        return z3.Range(z3.StringVal(lo, self.ctx), z3.StringVal(hi, self.ctx))
+        return z3.Range(string_val(lo, self.ctx), string_val(hi, self.ctx))
 
     def class_escape(self, c: str) -> z3.ReRef | None:
         if c == "d":

@@ -356,3 +356,13 @@ def test_compiling_many_rules_is_fast_enough_to_share_terms() -> None:
 
 def test_compile_policy_is_exported() -> None:
     assert compile_policy(load_spec(HEADER)).rules_for("route") == ()
+
+
+def test_string_literals_keep_their_code_points() -> None:
+    # z3.StringVal would read `\u{73}` as an escape; the compiled literal must not.
+    policy = _rule_policy('to != "\\\\u{73}end"')
+    (rule,) = policy.rules_for("pay")
+    assert holds(policy, rule.require, {**BASE, "arg:pay.to": "send"})
+    assert not holds(policy, rule.require, {**BASE, "arg:pay.to": "\\u{73}end"})
+    assert policy.from_z3(policy.to_z3("\\u{41}", policy.arg("pay", "to").type),
+                          policy.arg("pay", "to").type) == "\\u{41}"
