@@ -23,6 +23,8 @@ from guardgraph.guardrails._compile import CompiledPolicy, CompiledRule
 
 __all__ = ["Answer", "RuleClass", "ToolSession", "Verdict"]
 
+_KEEP_MODELS = 16
+
 
 class Answer(StrEnum):
     SAT = "sat"
@@ -107,6 +109,12 @@ class ToolSession:
             lit.get_id(): c for c in classes for lit in (c.app, c.req, c.vio, c.ok)
         }
         self.queries = 0
+        self.reused = 0
+        # Models of earlier sat answers. A model that satisfies a later question proves it
+        # sat without a solver call: most questions about a healthy rule set are sat
+        # (rules apply sometimes, pass sometimes, fail sometimes), and one call costs
+        # milliseconds on strings and regexes while evaluating a model costs microseconds.
+        self._models: list[z3.ModelRef] = []
 
     def define(self, lit: z3.BoolRef, formula: z3.BoolRef) -> None:
         """Let ``lit`` stand for ``formula`` in later questions."""
@@ -115,6 +123,16 @@ class ToolSession:
     def check(self, assumptions: Sequence[z3.BoolRef]) -> Verdict:
         """Decide the conjunction of ``assumptions`` with the domain: sat (with a model),
         unsat (with a core of assumption literals) or unknown (with the reason)."""
+        formulas = [self._domain]
+        for a in assumptions:
+            formula = self._meaning.get(a.get_id())
+            if formula is None:
+                raise ValueError(f"not a literal of this session: {a}")
+            formulas.append(formula)
+        for model in reversed(self._models):
+            if all(self.holds_in(model, f) for f in formulas):
+                self.reused += 1
+                return Verdict(answer=Answer.SAT, model=model)
         self.queries += 1
         solver = z3.Solver(ctx=self.policy.ctx)
         solver.set("timeout", self._timeout_ms)
@@ -127,7 +145,10 @@ class ToolSession:
             solver.add(z3.Implies(a, formula))
         answer = solver.check(*assumptions)
         if answer == z3.sat:
-            return Verdict(answer=Answer.SAT, model=solver.model())
+            model = solver.model()
+            self._models.append(model)
+            del self._models[:-_KEEP_MODELS]
+            return Verdict(answer=Answer.SAT, model=model)
         if answer == z3.unsat:
             return Verdict(answer=Answer.UNSAT, core=tuple(solver.unsat_core()))
         return Verdict(answer=Answer.UNKNOWN, reason=solver.reason_unknown())
