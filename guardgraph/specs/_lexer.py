@@ -184,14 +184,14 @@ def tokenize(text: str, *, path: str, keywords: Mapping[str, str]) -> Lexed:
                 line += newlines
                 line_start = start + value.rindex("\n") + 1
         elif kind == "word":
-            terminal = keywords.get(value, "NAME")
+            word_terminal = keywords.get(value, "NAME")
             # `version` is a keyword only in the header (`spec NAME version N`), so that
             # tools may keep an argument called `version`.
             if value == "version" and not (
                 len(tokens) == 2 and tokens[0].value == "spec"
             ):
-                terminal = "NAME"
-            tokens.append(_token(terminal, value, path, start, line, col))
+                word_terminal = "NAME"
+            tokens.append(_token(word_terminal, value, path, start, line, col))
         elif kind == "punct":
             tokens.append(_token(keywords[value], value, path, start, line, col))
         elif kind == "number":

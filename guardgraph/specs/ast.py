@@ -7,6 +7,7 @@ not layout. The language reference is ``docs/language.md``.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from enum import StrEnum
 from fractions import Fraction
@@ -71,9 +72,6 @@ class Span:
     end_column: int
 
 
-def _span() -> Span | None:
-    return field(default=None, compare=False, repr=False)
-
 
 # --------------------------------------------------------------------------- types
 
@@ -88,19 +86,19 @@ class Primitive(StrEnum):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PrimType:
     name: Primitive
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListType:
     element: TypeExpr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetType:
     element: TypeExpr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,7 +106,7 @@ class OptionalType:
     """``T?``: the argument may be absent; ``present(x)`` tells."""
 
     inner: TypeExpr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -116,7 +114,7 @@ class NamedType:
     """A reference to a declared record (``type``) or ``enum``."""
 
     name: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 TypeExpr = PrimType | ListType | SetType | OptionalType | NamedType
@@ -178,7 +176,7 @@ NEG_PRECEDENCE = 8
 class IntLit:
     value: int
     text: str = field(default="", compare=False)  # source spelling, e.g. 1_000
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,19 +185,19 @@ class RealLit:
 
     value: Fraction
     text: str = field(default="", compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StrLit:
     value: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BoolLit:
     value: bool
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -208,7 +206,7 @@ class DurationLit:
 
     seconds: int
     text: str = field(default="", compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -216,7 +214,7 @@ class Name:
     """A bare identifier: argument, fact, const, context variable, quantifier variable."""
 
     id: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -225,14 +223,14 @@ class Attribute:
 
     value: Expr
     attr: str
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Unary:
     op: UnOp
     operand: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -240,19 +238,19 @@ class Binary:
     op: BinOp
     left: Expr
     right: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SetLit:
     items: tuple[Expr, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ListLit:
     items: tuple[Expr, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -263,7 +261,7 @@ class Call:
 
     func: str
     args: tuple[Expr, ...]
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 class QuantifierKind(StrEnum):
@@ -279,7 +277,7 @@ class Quantifier:
     var: str
     domain: Expr
     body: Expr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -294,7 +292,7 @@ class EventPattern:
     tool: str | None
     where: Expr | None = None
     negated: bool = False
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 class AggregateFunc(StrEnum):
@@ -313,7 +311,8 @@ class Aggregate:
     pattern: EventPattern
     field: str | None = None
     window: DurationLit | None = None
-    span: Span | None = _span()
+    # `field` above shadows dataclasses.field inside this class body.
+    span: Span | None = dataclasses.field(default=None, compare=False, repr=False)
 
 
 class TemporalOp(StrEnum):
@@ -334,7 +333,7 @@ class Temporal:
     op: TemporalOp
     pattern: EventPattern
     window: DurationLit | None = None
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -344,7 +343,7 @@ class Since:
 
     held: EventPattern
     anchor: EventPattern
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Expr = (
@@ -374,7 +373,7 @@ Expr = (
 class Field:
     name: str
     type: TypeExpr
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -384,7 +383,7 @@ class RecordDecl:
     name: str
     fields: tuple[Field, ...]
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,7 +393,7 @@ class EnumDecl:
     name: str
     values: tuple[str, ...]
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -402,7 +401,7 @@ class Param:
     name: str
     type: TypeExpr
     sensitive: bool = False
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -419,7 +418,7 @@ class ToolDecl:
     untrusted: bool = False
     untrusted_fields: tuple[str, ...] = ()
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -429,7 +428,7 @@ class FactDecl:
     name: str
     type: TypeExpr
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -439,7 +438,7 @@ class ConstDecl:
     name: str
     value: Expr
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 class Decision(StrEnum):
@@ -467,7 +466,7 @@ class Rule:
     message: str | None = None
     repair: tuple[str, ...] = ()
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
     def on_route(self) -> bool:
@@ -482,7 +481,7 @@ class Rule:
 class Include:
     path: str
     comments: tuple[str, ...] = field(default=(), compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 Decl = RecordDecl | EnumDecl | ToolDecl | FactDecl | ConstDecl | Rule
@@ -499,7 +498,7 @@ class SpecFile:
     comments: tuple[str, ...] = field(default=(), compare=False)
     trailing_comments: tuple[str, ...] = field(default=(), compare=False)
     path: str = field(default="<string>", compare=False)
-    span: Span | None = _span()
+    span: Span | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
