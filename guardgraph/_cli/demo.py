@@ -112,9 +112,16 @@ def demo(
 
 def _replay(trace: Path, spec_path: Path, log: Any, spec: Any) -> dict[str, int]:
     """Replay one trace file through a fresh guard, auditing each step; print verdicts."""
-    from guardgraph._cli.guard import _BadLine, _Call, _parse, _Result, _Route, _UserMessage
     from guardgraph.audit import Event, EventKind
     from guardgraph.guardrails import Action, Guard, Session
+    from guardgraph.guardrails.trace import (
+        TraceCall,
+        TraceError,
+        TraceResult,
+        TraceRoute,
+        TraceUserMessage,
+        parse_trace_line,
+    )
 
     guard = Guard.from_files(spec_path)
     counts: dict[str, int] = {}
@@ -126,21 +133,21 @@ def _replay(trace: Path, spec_path: Path, log: Any, spec: Any) -> dict[str, int]
                 if not text.strip():
                     continue
                 try:
-                    line = _parse(text)
-                except _BadLine as exc:
+                    line = parse_trace_line(text)
+                except TraceError as exc:
                     _error(f"GG410: {trace}:{number}: malformed trace line: {exc}")
                     raise typer.Exit(EXIT_BAD_INPUT) from None
                 sid, ctx = line.session, line.context
                 last_user: str | None = None
                 executed: dict[str, str] = {}
                 for event in line.events:
-                    if isinstance(event, _UserMessage):
+                    if isinstance(event, TraceUserMessage):
                         guard.user_message(sid, event.content)
                         last_user = log.record(Event(
                             kind=EventKind.TASK_RECEIVED, session=sid, actor=f"user:{ctx.user}",
                             payload={"text": event.content})).id
                         continue
-                    if isinstance(event, _Result):
+                    if isinstance(event, TraceResult):
                         guard.record_result(sid, event.call_id, event.output,
                                             trusted=event.trusted)
                         log.record(Event(
@@ -152,12 +159,12 @@ def _replay(trace: Path, spec_path: Path, log: Any, spec: Any) -> dict[str, int]
                     session = Session(id=sid, user=ctx.user, now=event.time or ctx.now,
                                       task_labels=frozenset(ctx.task.labels),
                                       task_kind=ctx.task.kind, facts=ctx.facts)
-                    if isinstance(event, _Route):
+                    if isinstance(event, TraceRoute):
                         action = Action.route(event.target, agent=event.agent,
                                               call_id=event.id, approved=event.approved)
                         tool, args = "route", {"target": event.target}
                     else:
-                        assert isinstance(event, _Call)
+                        assert isinstance(event, TraceCall)
                         action = Action(tool=event.tool, args=event.args, agent=event.agent,
                                         call_id=event.id, approved=event.approved)
                         tool, args = event.tool, dict(event.args)

@@ -16,86 +16,22 @@ import json
 import os
 import sys
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from guardgraph.guardrails.trace import (
+    TraceError,
+    TraceResult,
+    TraceRoute,
+    TraceUserMessage,
+    parse_trace_line,
+)
 
 __all__ = ["register"]
 
 EXIT_BAD_INPUT = 2
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class _Task(_Model):
-    labels: list[str] = []
-    kind: str = ""
-
-
-class _Context(_Model):
-    user: str = ""
-    now: datetime | None = None
-    facts: dict[str, Any] = {}
-    task: _Task = _Task()
-
-
-class _Call(_Model):
-    kind: Literal["tool_call"]
-    id: str
-    tool: str
-    agent: str = ""
-    args: dict[str, Any] = {}
-    approved: bool = False
-    time: datetime | None = None
-
-
-class _Route(_Model):
-    kind: Literal["route"]
-    id: str
-    target: str
-    agent: str = ""
-    approved: bool = False
-    time: datetime | None = None
-
-
-class _Result(_Model):
-    kind: Literal["tool_result"]
-    call_id: str
-    output: Any = None
-    trusted: bool | None = None
-
-
-class _UserMessage(_Model):
-    kind: Literal["user_message"]
-    content: str
-
-
-_Event = Annotated[_Call | _Route | _Result | _UserMessage, Field(discriminator="kind")]
-
-
-class _Line(_Model):
-    session: str
-    context: _Context = _Context()
-    events: list[_Event]
-
-
-class _BadLine(Exception):
-    pass
-
-
-def _parse(text: str) -> _Line:
-    try:
-        # JSON mode: ISO timestamps become datetimes; nothing else is coerced (strict).
-        return _Line.model_validate_json(text)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise _BadLine(f"{where + ': ' if where else ''}{first['msg']}") from None
 
 
 def _lines(path: str) -> Iterator[tuple[int, str]]:
@@ -164,8 +100,8 @@ def check_trace(
     try:
         for number, text in _lines(trace):
             try:
-                line = _parse(text)
-            except _BadLine as exc:
+                line = parse_trace_line(text)
+            except TraceError as exc:
                 out.flush()
                 _error(f"GG410: {trace}:{number}: malformed trace line: {exc}",
                        "each line is one session: {\"session\": ..., \"events\": [...]}")
@@ -173,16 +109,16 @@ def check_trace(
             ctx = line.context
             sid = line.session
             for event in line.events:
-                if isinstance(event, _UserMessage):
+                if isinstance(event, TraceUserMessage):
                     guard.user_message(sid, event.content)
                     continue
-                if isinstance(event, _Result):
+                if isinstance(event, TraceResult):
                     guard.record_result(sid, event.call_id, event.output, trusted=event.trusted)
                     continue
                 session = Session(id=sid, user=ctx.user, now=event.time or ctx.now,
                                   task_labels=frozenset(ctx.task.labels),
                                   task_kind=ctx.task.kind, facts=ctx.facts)
-                if isinstance(event, _Route):
+                if isinstance(event, TraceRoute):
                     action = Action.route(event.target, agent=event.agent, call_id=event.id,
                                           approved=event.approved)
                     tool = "route"

@@ -13,6 +13,7 @@ from guardgraph.guardrails.action import Action, ActionKind, ArgProvenance, Sess
 from guardgraph.guardrails.diff import DiffStatus, SpecDiff, ToolDiff, diff
 from guardgraph.guardrails.guard import Guard, GuardError
 from guardgraph.guardrails.lint import lint
+from guardgraph.guardrails.trace import TraceError, TraceLine, parse_trace_line
 from guardgraph.guardrails.verdict import (
     Decision,
     Failure,
@@ -44,10 +45,13 @@ __all__ = [
     "StoreError",
     "Symbolic",
     "ToolDiff",
+    "TraceError",
+    "TraceLine",
     "Verdict",
     "compile_policy",
     "diff",
     "lint",
+    "parse_trace_line",
 ]
 
 
