@@ -22,6 +22,7 @@ __all__ = [
     "leaf_hash",
     "node_hash",
     "record_body",
+    "record_fields",
     "record_from_body",
     "record_hash",
 ]
@@ -58,7 +59,8 @@ def node_hash(left: bytes, right: bytes) -> bytes:
     return hashlib.sha256(_NODE_PREFIX + left + right).digest()
 
 
-def _fields(record: AuditRecord) -> dict[str, Any]:
+def record_fields(record: AuditRecord) -> dict[str, Any]:
+    """Every field the record hash covers (all but ``hash`` itself), JSON-ready."""
     return {
         "id": record.id,
         "seq": record.seq,
@@ -82,7 +84,7 @@ def _fields(record: AuditRecord) -> dict[str, Any]:
 
 def record_body(record: AuditRecord) -> bytes:
     """The canonical bytes a record's hash is taken over (every field but ``hash``)."""
-    return canonical_json(_fields(record))
+    return canonical_json(record_fields(record))
 
 
 def record_hash(record: AuditRecord) -> str:

@@ -20,7 +20,6 @@ from guardgraph.audit._chain import (
     default_clock,
     default_id,
     fresh_events,
-    rules_column,
     seal,
 )
 from guardgraph.audit._checkpoint import SignedCheckpoint
@@ -250,26 +249,7 @@ class PostgresStore:
             session=session, actor=actor, kind=kind, decision=decision, rule=rule,
             tool=tool, since=since, until=until, limit=limit,
         )
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in flt.equalities():
-            where.append(f"{column} = %s")
-            params.append(value)
-        if flt.rule is not None:
-            where.append("strpos(rules, %s) > 0")
-            params.append(rules_column([flt.rule]))
-        if flt.since is not None:
-            where.append("ts >= %s")
-            params.append(flt.since)
-        if flt.until is not None:
-            where.append("ts < %s")
-            params.append(flt.until)
-        sql = "SELECT body, hash FROM gg_records"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq"
-        if flt.limit is not None:
-            sql += f" LIMIT {int(flt.limit)}"
+        sql, params = flt.select_sql(mark="%s", contains="strpos({}, {}) > 0")
         return (record_from_body(bytes(body), h) for body, h in self._stream(sql, params))
 
     def nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:

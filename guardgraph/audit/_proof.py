@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from guardgraph.audit._canonical import leaf_hash, record_hash
+from guardgraph.audit._canonical import leaf_hash, record_fields, record_hash
 from guardgraph.audit._checkpoint import SignedCheckpoint, Verifier
 from guardgraph.audit._merkle import verify_consistency, verify_inclusion
 from guardgraph.audit.events import AuditRecord, EventKind
@@ -38,26 +38,7 @@ def _bad(reason: str, **where: Any) -> AuditVerificationError:
 
 
 def record_to_json(record: AuditRecord) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "seq": record.seq,
-        "timestamp": record.timestamp,
-        "session": record.session,
-        "trace_id": record.trace_id,
-        "span_id": record.span_id,
-        "actor": record.actor,
-        "kind": str(record.kind),
-        "payload": record.payload,
-        "spec_name": record.spec_name,
-        "spec_version": record.spec_version,
-        "spec_hash": record.spec_hash,
-        "decision": record.decision,
-        "rule_ids": list(record.rule_ids),
-        "provenance": list(record.provenance),
-        "idempotency_key": record.idempotency_key,
-        "prev_hash": record.prev_hash,
-        "hash": record.hash,
-    }
+    return {**record_fields(record), "hash": record.hash}
 
 
 def record_from_json(d: Mapping[str, Any]) -> AuditRecord:

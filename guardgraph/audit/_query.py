@@ -66,6 +66,32 @@ class QueryFilter:
         ]
         return [(c, v) for c, v in pairs if v is not None]
 
+    def select_sql(self, *, mark: str, contains: str) -> tuple[str, list[str]]:
+        """The SELECT of matching (body, hash) rows in seq order, for a SQL dialect whose
+        parameter marker is ``mark`` and whose substring test is ``contains(haystack,
+        needle)`` with ``{}`` for the two places, e.g. ``instr({}, {}) > 0``."""
+        where: list[str] = []
+        params: list[str] = []
+        for column, value in self.equalities():
+            where.append(f"{column} = {mark}")
+            params.append(value)
+        if self.rule is not None:
+            where.append(contains.format("rules", mark))
+            params.append(rules_column([self.rule]))  # framed: whole rule ids only
+        if self.since is not None:
+            where.append(f"ts >= {mark}")
+            params.append(self.since)
+        if self.until is not None:
+            where.append(f"ts < {mark}")
+            params.append(self.until)
+        sql = "SELECT body, hash FROM gg_records"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq"
+        if self.limit is not None:
+            sql += f" LIMIT {int(self.limit)}"
+        return sql, params
+
     def matches(self, row: StoredRow) -> bool:
         for column, value in self.equalities():
             if getattr(row, column) != value:

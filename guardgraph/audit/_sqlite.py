@@ -21,7 +21,6 @@ from guardgraph.audit._chain import (
     default_clock,
     default_id,
     fresh_events,
-    rules_column,
     seal,
 )
 from guardgraph.audit._checkpoint import SignedCheckpoint
@@ -236,26 +235,7 @@ class SqliteStore:
             session=session, actor=actor, kind=kind, decision=decision, rule=rule,
             tool=tool, since=since, until=until, limit=limit,
         )
-        where: list[str] = []
-        params: list[Any] = []
-        for column, value in flt.equalities():
-            where.append(f"{column} = ?")
-            params.append(value)
-        if flt.rule is not None:
-            where.append("instr(rules, ?) > 0")
-            params.append(rules_column([flt.rule]))  # framed: whole rule ids only
-        if flt.since is not None:
-            where.append("ts >= ?")
-            params.append(flt.since)
-        if flt.until is not None:
-            where.append("ts < ?")
-            params.append(flt.until)
-        sql = "SELECT body, hash FROM gg_records"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq"
-        if flt.limit is not None:
-            sql += f" LIMIT {int(flt.limit)}"
+        sql, params = flt.select_sql(mark="?", contains="instr({}, {}) > 0")
         return (record_from_body(body, h) for body, h in self._stream(sql, params))
 
     def nodes(self, keys: Sequence[NodeKey]) -> Mapping[NodeKey, bytes]:
