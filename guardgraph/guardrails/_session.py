@@ -147,7 +147,7 @@ class ToolSession:
         if answer == z3.sat:
             model = solver.model()
             self._models.append(model)
-            del self._models[:-_KEEP_MODELS]
+            del self._models[:-_KEEP_MODELS]  # _KEEP_MODELS > 0
             return Verdict(answer=Answer.SAT, model=model)
         if answer == z3.unsat:
             return Verdict(answer=Answer.UNSAT, core=tuple(solver.unsat_core()))
