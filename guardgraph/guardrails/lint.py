@@ -34,7 +34,10 @@ findings that hold on every tool.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import z3
@@ -47,19 +50,51 @@ from guardgraph.guardrails._witness import read_witness
 from guardgraph.specs import ast
 from guardgraph.specs.diagnostics import Diagnostic
 
-__all__ = ["DEFAULT_TIMEOUT_MS", "lint"]
+__all__ = ["DEFAULT_TIMEOUT_MS", "PARALLEL_MIN_RULES", "lint"]
 
 DEFAULT_TIMEOUT_MS = 2000
 
 
-def lint(spec: ast.Spec, *, timeout_ms: int = DEFAULT_TIMEOUT_MS) -> tuple[Diagnostic, ...]:
+# Below this many rules a second process costs more to start than it saves.
+PARALLEL_MIN_RULES = 200
+
+
+def lint(
+    spec: ast.Spec, *, timeout_ms: int = DEFAULT_TIMEOUT_MS, jobs: int | None = None
+) -> tuple[Diagnostic, ...]:
     """Every static finding about ``spec``, sorted by place then code.
 
     ``timeout_ms`` bounds each solver question; an undecided one is a GG310 finding.
+    ``jobs``: processes to spread the tools over (tools are checked independently);
+    None picks one per CPU for a spec of at least ``PARALLEL_MIN_RULES`` rules, else 1.
     """
     policy = compile_policy(spec)
-    findings = _Linter(policy, timeout_ms).run()
+    if jobs is None:
+        jobs = (os.cpu_count() or 1) if len(spec.rules) >= PARALLEL_MIN_RULES else 1
+    tools = [t for t in policy.tools if policy.rules_for(t)]
+    jobs = max(1, min(jobs, len(tools)))
+    linter = _Linter(policy, timeout_ms)
+    if jobs == 1:
+        findings = linter.run()
+    else:
+        # Z3 terms cannot cross processes, so each worker compiles the spec again (a
+        # fraction of a second) and sends back rendered diagnostics.
+        shares = [tools[i::jobs] for i in range(jobs)]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            parts = list(pool.map(_lint_tools, [spec] * jobs, shares, [timeout_ms] * jobs))
+        findings = linter.combine([item for part in parts for item in part])
     return tuple(sorted(findings, key=_order))
+
+
+def _lint_tools(
+    spec: ast.Spec, tools: Sequence[str], timeout_ms: int
+) -> list[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]]:
+    """Worker: the findings on ``tools`` as (on-any group key, tool, diagnostic)."""
+    linter = _Linter(compile_policy(spec), timeout_ms)
+    for tool in tools:
+        linter._tool(tool)
+    return linter.rendered()
 
 
 def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
@@ -104,12 +139,39 @@ class _Linter:
         self.findings: list[Finding] = []
 
     def run(self) -> list[Diagnostic]:
-        spec = self.policy.spec
         for tool in self.policy.tools:
             if self.policy.rules_for(tool):
                 self._tool(tool)
-        merged = self._merge()
-        return merged + self._unused(spec)
+        return self.combine(self.rendered())
+
+    def rendered(self) -> list[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]]:
+        """Each finding as a diagnostic, with its `on any` group key (None otherwise)."""
+        out: list[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]] = []
+        for f in self.findings:
+            if f.rule.on_any:
+                key = (f.code, f.rule.name, tuple(o.name for o in f.others))
+                out.append((key, f.tool, self._diagnostic(f, every_tool=True)))
+            else:
+                out.append((None, f.tool, self._diagnostic(f)))
+        return out
+
+    def combine(
+        self, rendered: Sequence[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]]
+    ) -> list[Diagnostic]:
+        """The per-tool diagnostics merged: `on any` rules are reported only where a
+        finding holds on every tool; then the unused facts and tools."""
+        out: list[Diagnostic] = []
+        groups: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, Diagnostic]]] = {}
+        for key, tool, diagnostic in rendered:
+            if key is None:
+                out.append(diagnostic)
+            else:
+                groups.setdefault(key, []).append((tool, diagnostic))
+        tools = {t for t in self.policy.tools if t != ROUTE}
+        for group in groups.values():
+            if {tool for tool, _ in group} >= tools:
+                out.append(group[0][1])
+        return out + self._unused(self.policy.spec)
 
     # ------------------------------------------------------------------ per tool
 
@@ -217,22 +279,6 @@ class _Linter:
                   f"the solver could not decide {question} for rule `{rule.name}` ({reason})",
                   help="raise --timeout or simplify the rule; this is not a pass",
                   others=others)
-
-    def _merge(self) -> list[Diagnostic]:
-        # `on any` rules are reported only where a finding holds on every tool.
-        out: list[Diagnostic] = []
-        any_groups: dict[tuple[str, str, tuple[str, ...]], list[Finding]] = {}
-        tools = [t for t in self.policy.tools if t != ROUTE]
-        for f in self.findings:
-            if f.rule.on_any:
-                key = (f.code, f.rule.name, tuple(o.name for o in f.others))
-                any_groups.setdefault(key, []).append(f)
-            else:
-                out.append(self._diagnostic(f))
-        for group in any_groups.values():
-            if {f.tool for f in group} >= set(tools):
-                out.append(self._diagnostic(group[0], every_tool=True))
-        return out
 
     def _diagnostic(self, f: Finding, *, every_tool: bool = False) -> Diagnostic:
         message = f.message

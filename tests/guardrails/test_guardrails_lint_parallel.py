@@ -1,0 +1,51 @@
+"""Linting tools in worker processes gives exactly the findings of linting them in one."""
+
+from __future__ import annotations
+
+from guardgraph.guardrails import lint
+from guardgraph.specs import load_text
+
+SPEC = """spec parallel version 1
+tool a(x: int, note: str)
+tool b(x: int)
+tool c(url: str)
+tool d(x: real)
+fact unused: set[str]
+
+rule a_cap:
+  on a
+  require x <= 10
+rule a_looser:
+  on a
+  require x <= 20
+rule b_never:
+  on b
+  require x > 5 and x < 3
+rule c_https:
+  on c
+  require startswith(url, "https://")
+rule d_dead:
+  on d
+  when x > 1 and x < 0
+  require approved
+rule everyone_named:
+  on any
+  require agent != ""
+rule also_everyone:
+  on any
+  require agent != ""
+"""
+
+
+def test_parallel_lint_matches_sequential() -> None:
+    result = load_text(SPEC)
+    assert result.spec is not None, result.diagnostics
+    one = lint(result.spec, jobs=1)
+    two = lint(result.spec, jobs=2)
+
+    def key(d: object) -> tuple[object, ...]:
+        return (d.code, d.span.line if d.span else 0, d.message, d.notes)  # type: ignore[attr-defined]
+
+    assert [key(d) for d in one] == [key(d) for d in two]
+    codes = {d.code for d in one}
+    assert {"GG301", "GG302", "GG304", "GG308"} <= codes
