@@ -72,6 +72,11 @@ def lint_command(
     timeout_ms: Annotated[
         int, typer.Option("--timeout", min=1, help="Solver time limit per question, in ms.")
     ] = 2000,
+    jobs: Annotated[
+        int | None,
+        typer.Option("--jobs", min=1, help="Worker processes (default: one per CPU for "
+                                          "specs of 200 rules or more)."),
+    ] = None,
 ) -> None:
     """Find rules that never pass, never apply, block a tool, repeat or contradict each
     other, unreachable repairs and unused declarations; each with a concrete witness."""
@@ -84,7 +89,7 @@ def lint_command(
         if result.spec is None:
             continue
         try:
-            diags.extend(spec_lint(result.spec, timeout_ms=timeout_ms))
+            diags.extend(spec_lint(result.spec, timeout_ms=timeout_ms, jobs=jobs))
         except GuardgraphError as exc:
             raise _fail(f"{path}: {exc}") from None
     if output is LintFormat.JSON:
