@@ -113,14 +113,15 @@ def demo(
 def _replay(trace: Path, spec_path: Path, log: Any, spec: Any) -> dict[str, int]:
     """Replay one trace file through a fresh guard, auditing each step; print verdicts."""
     from guardgraph.audit import Event, EventKind
-    from guardgraph.guardrails import Action, Guard, Session
+    from guardgraph.guardrails import Guard
     from guardgraph.guardrails.trace import (
-        TraceCall,
         TraceError,
         TraceResult,
         TraceRoute,
         TraceUserMessage,
+        action_of,
         parse_trace_line,
+        session_of,
     )
 
     guard = Guard.from_files(spec_path)
@@ -156,18 +157,11 @@ def _replay(trace: Path, spec_path: Path, log: Any, spec: Any) -> dict[str, int]
                                      "trusted": event.trusted},
                             provenance=tuple(x for x in [executed.get(event.call_id)] if x)))
                         continue
-                    session = Session(id=sid, user=ctx.user, now=event.time or ctx.now,
-                                      task_labels=frozenset(ctx.task.labels),
-                                      task_kind=ctx.task.kind, facts=ctx.facts)
-                    if isinstance(event, TraceRoute):
-                        action = Action.route(event.target, agent=event.agent,
-                                              call_id=event.id, approved=event.approved)
-                        tool, args = "route", {"target": event.target}
-                    else:
-                        assert isinstance(event, TraceCall)
-                        action = Action(tool=event.tool, args=event.args, agent=event.agent,
-                                        call_id=event.id, approved=event.approved)
-                        tool, args = event.tool, dict(event.args)
+                    action = action_of(event)
+                    session = session_of(line, event)
+                    tool = action.tool
+                    args = ({"target": event.target} if isinstance(event, TraceRoute)
+                            else dict(event.args))
                     proposal = log.record(Event(
                         kind=EventKind.ACTION_PROPOSED, session=sid, actor=event.agent,
                         payload={"tool": tool, "call_id": event.id, "args": args},

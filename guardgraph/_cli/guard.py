@@ -24,9 +24,10 @@ import typer
 from guardgraph.guardrails.trace import (
     TraceError,
     TraceResult,
-    TraceRoute,
     TraceUserMessage,
+    action_of,
     parse_trace_line,
+    session_of,
 )
 
 __all__ = ["register"]
@@ -64,7 +65,7 @@ def check_trace(
     format: Annotated[str, typer.Option("--format", help="json (default) or table.")] = "json",
 ) -> None:
     """Check every tool call of recorded sessions against the specs."""
-    from guardgraph.guardrails import Action, Guard, GuardError, InMemoryStore, Session
+    from guardgraph.guardrails import Guard, GuardError, InMemoryStore
     from guardgraph.guardrails.guard import load_specs
     from guardgraph.specs import render_human
 
@@ -106,7 +107,6 @@ def check_trace(
                 _error(f"GG410: {trace}:{number}: malformed trace line: {exc}",
                        "each line is one session: {\"session\": ..., \"events\": [...]}")
                 raise typer.Exit(EXIT_BAD_INPUT) from None
-            ctx = line.context
             sid = line.session
             for event in line.events:
                 if isinstance(event, TraceUserMessage):
@@ -115,17 +115,9 @@ def check_trace(
                 if isinstance(event, TraceResult):
                     guard.record_result(sid, event.call_id, event.output, trusted=event.trusted)
                     continue
-                session = Session(id=sid, user=ctx.user, now=event.time or ctx.now,
-                                  task_labels=frozenset(ctx.task.labels),
-                                  task_kind=ctx.task.kind, facts=ctx.facts)
-                if isinstance(event, TraceRoute):
-                    action = Action.route(event.target, agent=event.agent, call_id=event.id,
-                                          approved=event.approved)
-                    tool = "route"
-                else:
-                    action = Action(tool=event.tool, args=event.args, agent=event.agent,
-                                    call_id=event.id, approved=event.approved)
-                    tool = event.tool
+                action = action_of(event)
+                session = session_of(line, event)
+                tool = action.tool
                 verdict = guard.check_and_commit(action, session)
                 row = verdict.to_json(session=sid, call_id=event.id, tool=tool)
                 if format == "json":

@@ -81,14 +81,7 @@ class PairChecks:
                 ]
                 if not cands:
                     continue
-                verdict = self.s.check([a.app, a.vio, *(b.ok for b in cands)])
-                if verdict.answer is Answer.UNKNOWN:
-                    self.report.unknown(self.s, a.first.rule, [b.first.rule for b in cands],
-                                        "whether other rules imply it", verdict)
-                    continue
-                if verdict.answer is Answer.SAT:
-                    continue
-                core = [c for c in self.s.core_classes(verdict) if c is not a]
+                core = self._covering(a, cands, "whether other rules imply it")
                 if not core:
                     continue
                 marked.add(a.index)
@@ -102,6 +95,20 @@ class PairChecks:
                     model=model, witness=[a.first, *(c.first for c in core)],
                 )
 
+    def _covering(self, target: RuleClass, cands: Sequence[RuleClass],
+                  question: str) -> list[RuleClass]:
+        """The candidates that together stop every call ``target`` fires on (from the
+        unsat core), or [] when some firing call passes them all or Z3 cannot tell (an
+        unknown is reported as GG310)."""
+        verdict = self.s.check([target.app, target.vio, *(c.ok for c in cands)])
+        if verdict.answer is Answer.UNKNOWN:
+            self.report.unknown(self.s, target.first.rule, [c.first.rule for c in cands],
+                                question, verdict)
+            return []
+        if verdict.answer is Answer.SAT:
+            return []
+        return [c for c in self.s.core_classes(verdict) if c is not target]
+
     # ------------------------------------------------------------------ GG306
 
     def shadowed_escalations(self) -> None:
@@ -113,14 +120,7 @@ class PairChecks:
                      if self.s.holds_in(model, self._fires[d.index]) is not False]
             if not cands:
                 continue
-            verdict = self.s.check([e.app, e.vio, *(d.ok for d in cands)])
-            if verdict.answer is Answer.UNKNOWN:
-                self.report.unknown(self.s, e.first.rule, [d.first.rule for d in cands],
-                                    "whether deny rules cover its escalations", verdict)
-                continue
-            if verdict.answer is Answer.SAT:
-                continue
-            core = [c for c in self.s.core_classes(verdict) if c is not e]
+            core = self._covering(e, cands, "whether deny rules cover its escalations")
             if not core:
                 continue
             names = ", ".join(f"`{c.first.rule.name}`" for c in core)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from decimal import Decimal
 from fractions import Fraction
 
-from guardgraph.specs import ast
+from guardgraph.specs import ast, format_type
 
 __all__ = ["MAX_INT", "MAX_ITEMS", "MAX_STR", "BadValue", "normalize", "validate", "validator",
            "zero"]
@@ -45,21 +45,6 @@ def normalize(text: str) -> str:
     if text.isascii():  # every ASCII string is already in NFKC; skip the table walk
         return text
     return unicodedata.normalize("NFKC", text)
-
-
-def _type_name(t: ast.TypeExpr) -> str:
-    match t:
-        case ast.PrimType(name=n):
-            return str(n)
-        case ast.ListType(element=e):
-            return f"list[{_type_name(e)}]"
-        case ast.SetType(element=e):
-            return f"set[{_type_name(e)}]"
-        case ast.OptionalType(inner=i):
-            return f"{_type_name(i)}?"
-        case ast.NamedType(name=n):
-            return n
-    return "?"  # pragma: no cover
 
 
 def _real(value: object, path: str) -> int | Fraction:
@@ -126,22 +111,22 @@ def validate(value: object, t: ast.TypeExpr, spec: ast.Spec, path: str) -> objec
                     if isinstance(f.type, ast.OptionalType):
                         out[f.name] = zero(f.type, spec)
                         continue
-                    raise BadValue(f"{path}.{f.name}", _type_name(f.type), None, "missing")
+                    raise BadValue(f"{path}.{f.name}", format_type(f.type), None, "missing")
                 out[f.name] = validate(value[f.name], f.type, spec, f"{path}.{f.name}")
             return out
         case ast.ListType(element=e):
             if not isinstance(value, list | tuple):
-                raise BadValue(path, _type_name(t), value)
+                raise BadValue(path, format_type(t), value)
             if len(value) > MAX_ITEMS:
-                raise BadValue(path, _type_name(t), value, f"more than {MAX_ITEMS} items")
+                raise BadValue(path, format_type(t), value, f"more than {MAX_ITEMS} items")
             return tuple(validate(x, e, spec, f"{path}[{i}]") for i, x in enumerate(value))
         case ast.SetType(element=e):
             if not isinstance(value, list | tuple | set | frozenset):
-                raise BadValue(path, _type_name(t), value)
+                raise BadValue(path, format_type(t), value)
             if len(value) > MAX_ITEMS:
-                raise BadValue(path, _type_name(t), value, f"more than {MAX_ITEMS} items")
+                raise BadValue(path, format_type(t), value, f"more than {MAX_ITEMS} items")
             return frozenset(validate(x, e, spec, f"{path}[{i}]") for i, x in enumerate(value))
-    raise BadValue(path, _type_name(t), value, "unsupported type")  # pragma: no cover
+    raise BadValue(path, format_type(t), value, "unsupported type")  # pragma: no cover
 
 
 def validator(t: ast.TypeExpr, spec: ast.Spec) -> Callable[[object, str], object]:
@@ -193,4 +178,4 @@ def zero(t: ast.TypeExpr, spec: ast.Spec) -> object:
             rec = spec.record(n)
             if rec is not None:
                 return {f.name: zero(f.type, spec) for f in rec.fields}
-    raise ValueError(f"no zero value for {_type_name(t)}")  # pragma: no cover
+    raise ValueError(f"no zero value for {format_type(t)}")  # pragma: no cover

@@ -17,9 +17,9 @@ from fractions import Fraction
 import z3
 
 from guardgraph.guardrails._errors import CompileError
-from guardgraph.specs import ast
+from guardgraph.specs import ast, format_type
 
-__all__ = ["AllExcept", "RecordInfo", "Sorts", "describe_type", "string_val"]
+__all__ = ["AllExcept", "RecordInfo", "Sorts", "string_val"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,21 +48,6 @@ def string_val(value: str, ctx: z3.Context) -> z3.SeqRef:
     points = [ord(ch) for ch in value]
     buf = (ctypes.c_uint * len(points))(*points)
     return z3.SeqRef(z3.Z3_mk_u32string(ctx.ref(), len(points), buf), ctx)
-
-
-def describe_type(t: ast.TypeExpr) -> str:
-    """The DSL spelling of a type, for messages."""
-    match t:
-        case ast.PrimType(name=name):
-            return str(name)
-        case ast.ListType(element=e):
-            return f"list[{describe_type(e)}]"
-        case ast.SetType(element=e):
-            return f"set[{describe_type(e)}]"
-        case ast.OptionalType(inner=i):
-            return f"{describe_type(i)}?"
-        case ast.NamedType(name=n):
-            return n
 
 
 class Sorts:
@@ -120,7 +105,7 @@ class Sorts:
             case ast.NamedType(name=n) if n in self._records:
                 result = self._records[n].sort
             case _:
-                raise CompileError(f"unknown type {describe_type(t)!r}")
+                raise CompileError(f"unknown type {format_type(t)!r}")
         self._cache[t] = result
         return result
 
@@ -166,7 +151,7 @@ class Sorts:
             case ast.NamedType(name=n):
                 info = self._records[n]
                 return info.ctor(*[self.zero(ft) for _, ft in info.fields])
-        raise CompileError(f"unknown type {describe_type(t)!r}")  # pragma: no cover
+        raise CompileError(f"unknown type {format_type(t)!r}")  # pragma: no cover
 
     def to_z3(self, value: object, t: ast.TypeExpr, *, where: str = "value") -> z3.ExprRef:
         """A Python value as a Z3 literal of type ``t``; a mismatch raises CompileError."""
@@ -174,7 +159,7 @@ class Sorts:
 
         def bad() -> CompileError:
             return CompileError(
-                f"expected {describe_type(t)}, got {where}={value!r} ({type(value).__name__})"
+                f"expected {format_type(t)}, got {where}={value!r} ({type(value).__name__})"
             )
 
         match t:
@@ -255,7 +240,7 @@ class Sorts:
                 return self._set_value(value, e)
             case ast.ListType(element=e):
                 return tuple(self.from_z3(u, e) for u in _seq_units(value))
-        raise CompileError(f"unknown type {describe_type(t)!r}")  # pragma: no cover
+        raise CompileError(f"unknown type {format_type(t)!r}")  # pragma: no cover
 
     def _set_value(self, value: z3.ExprRef, element: ast.TypeExpr) -> object:
         members: dict[object, bool] = {}

@@ -25,8 +25,7 @@ import z3
 
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, Input, compile_policy
 from guardgraph.guardrails._witness import Witness, tool_inputs, witness_from
-from guardgraph.guardrails._z3sorts import describe_type
-from guardgraph.specs import ast
+from guardgraph.specs import ast, format_type
 
 __all__ = ["DiffStatus", "SpecDiff", "ToolDiff", "diff"]
 
@@ -208,8 +207,8 @@ def _signature(a: CompiledPolicy, b: CompiledPolicy, tool: str) -> str | None:
     old, new = a.spec.tool(tool), b.spec.tool(tool)
     if old is None or new is None:
         return None
-    before = {p.name: describe_type(p.type) for p in old.params}
-    after = {p.name: describe_type(p.type) for p in new.params}
+    before = {p.name: format_type(p.type) for p in old.params}
+    after = {p.name: format_type(p.type) for p in new.params}
     changes = [f"-{k}: {v}" for k, v in before.items() if after.get(k) != v]
     changes += [f"+{k}: {v}" for k, v in after.items() if before.get(k) != v]
     return ", ".join(changes) if changes else None

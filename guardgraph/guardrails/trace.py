@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from guardgraph.errors import GuardgraphError
+from guardgraph.guardrails.action import Action, Session
 
 __all__ = [
     "TraceCall",
@@ -28,7 +29,9 @@ __all__ = [
     "TraceRoute",
     "TraceTask",
     "TraceUserMessage",
+    "action_of",
     "parse_trace_line",
+    "session_of",
 ]
 
 
@@ -103,3 +106,21 @@ def parse_trace_line(text: str) -> TraceLine:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise TraceError(f"{where + ': ' if where else ''}{first['msg']}") from None
+
+
+def action_of(event: TraceCall | TraceRoute) -> Action:
+    """The proposed action a trace event records."""
+    if isinstance(event, TraceRoute):
+        return Action.route(event.target, agent=event.agent, call_id=event.id,
+                            approved=event.approved)
+    return Action(tool=event.tool, args=event.args, agent=event.agent, call_id=event.id,
+                  approved=event.approved)
+
+
+def session_of(line: TraceLine, event: TraceCall | TraceRoute) -> Session:
+    """The guard's session context for one event of a trace line (the event's own time
+    wins over the line's ``now``)."""
+    ctx = line.context
+    return Session(id=line.session, user=ctx.user, now=event.time or ctx.now,
+                   task_labels=frozenset(ctx.task.labels), task_kind=ctx.task.kind,
+                   facts=ctx.facts)

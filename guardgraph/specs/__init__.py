@@ -7,7 +7,7 @@ The syntax tree lives in :mod:`guardgraph.specs.ast`; diagnostics in
 from guardgraph.specs import ast
 from guardgraph.specs._checker import check_spec, type_of
 from guardgraph.specs._declare import Declarations, declarations_to_text, declare_tools
-from guardgraph.specs._format import format_spec
+from guardgraph.specs._format import format_spec, format_type
 from guardgraph.specs._loader import LoadResult, content_hash, load_file, load_text
 from guardgraph.specs._parser import parse
 from guardgraph.specs._render import render_concise, render_human, render_json
@@ -26,6 +26,7 @@ __all__ = [
     "declarations_to_text",
     "declare_tools",
     "format_spec",
+    "format_type",
     "load_file",
     "load_text",
     "parse",

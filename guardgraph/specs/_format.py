@@ -173,6 +173,7 @@ def _clause(keyword: str, expr: ast.Expr) -> str:
 
 
 def format_type(t: ast.TypeExpr) -> str:
+    """The DSL spelling of a type (`list[Transaction]`, `str?`), for output and messages."""
     if isinstance(t, ast.PrimType):
         return t.name.value
     if isinstance(t, ast.ListType):
