@@ -60,8 +60,8 @@ class CompiledRule:
 class CompiledPolicy:
     """A spec compiled into its own Z3 context. Build with :func:`compile_policy`."""
 
-    __slots__ = ("_by_tool", "_domains", "_global_domain", "_sorts", "_table", "_translator",
-                 "ctx", "inputs", "spec")
+    __slots__ = ("_by_tool", "_domain_parts", "_domains", "_global_domain", "_sorts", "_table",
+                 "_translator", "ctx", "inputs", "spec")
 
     def __init__(
         self,
@@ -81,6 +81,7 @@ class CompiledPolicy:
         self._by_tool = by_tool
         self.inputs: Mapping[str, Input] = MappingProxyType(table.by_key)
         self._domains: dict[str, z3.BoolRef] = {}
+        self._domain_parts: dict[str, tuple[tuple[z3.BoolRef, frozenset[str]], ...]] = {}
         self._global_domain = self._build_global_domain()
 
     # ------------------------------------------------------------------ contract
@@ -109,21 +110,35 @@ class CompiledPolicy:
         cached = self._domains.get(tool)
         if cached is not None:
             return cached
+        parts = [formula for formula, _ in self.domain_parts(tool)]
+        result = z3.And(z3.BoolVal(True, self.ctx), *parts)
+        self._domains[tool] = result
+        return result
+
+    def domain_parts(self, tool: str) -> tuple[tuple[z3.BoolRef, frozenset[str]], ...]:
+        """The conjuncts of ``domain(tool)``, each with the keys of the inputs it reads
+        (lint decides a question with only the conjuncts that touch it)."""
+        cached = self._domain_parts.get(tool)
+        if cached is not None:
+            return cached
         self.rules_for(tool)  # rejects an unknown tool
-        parts: list[z3.BoolRef] = [*self._global_domain[None], *self._global_domain.get(tool, [])]
+        parts = [*self._global_domain[None], *self._global_domain.get(tool, [])]
         if tool != ROUTE:
             ctx_tool = self._table.context(("tool",), ast.PrimType(name=ast.Primitive.STR))
-            parts.append(ctx_tool.const == string_val(tool, self.ctx))
+            parts.append((ctx_tool.const == string_val(tool, self.ctx),
+                          frozenset((ctx_tool.key,))))
             decl = self.spec.tool(tool)
             for p in decl.params if decl is not None else ():
                 arg = self._table.args[(tool, p.name)]
-                parts.extend(self._type_domain(arg.const, p.type))
+                own = frozenset((arg.key,))
+                parts.extend((f, own) for f in self._type_domain(arg.const, p.type))
                 present = self._table.present.get((tool, p.name))
                 if present is not None:
                     zero = self._sorts.zero(p.type)
-                    parts.append(z3.Implies(z3.Not(present.const), arg.const == zero))
-        result = z3.And(*parts)
-        self._domains[tool] = result
+                    parts.append((z3.Implies(z3.Not(present.const), arg.const == zero),
+                                  frozenset((present.key, arg.key))))
+        result = tuple(parts)
+        self._domain_parts[tool] = result
         return result
 
     def arg(self, tool: str, name: str) -> Input:
@@ -168,23 +183,26 @@ class CompiledPolicy:
             return []
         return [z3.Or(*[const == string_val(v, self.ctx) for v in values])]
 
-    def _build_global_domain(self) -> dict[str | None, list[z3.BoolRef]]:
+    def _build_global_domain(
+        self,
+    ) -> dict[str | None, list[tuple[z3.BoolRef, frozenset[str]]]]:
         # Keyed by the tool an input belongs to (None: facts, history, context), so that
         # domain(t) carries no constraint about another tool's arguments.
-        parts: dict[str | None, list[z3.BoolRef]] = {None: [z3.BoolVal(True, self.ctx)]}
+        parts: dict[str | None, list[tuple[z3.BoolRef, frozenset[str]]]] = {None: []}
         for inp in list(self._table.by_key.values()):
             out = parts.setdefault(inp.tool, [])
+            own = frozenset((inp.key,))
             if inp.kind in (InputKind.FACT, InputKind.MONITOR):
-                out.extend(self._type_domain(inp.const, inp.type))
+                out.extend((f, own) for f in self._type_domain(inp.const, inp.type))
             node = inp.node
             is_count = isinstance(node, ast.Aggregate) and node.func is ast.AggregateFunc.COUNT
             if inp.kind is InputKind.MONITOR and is_count:
-                out.append(inp.const >= 0)
+                out.append((inp.const >= 0, own))
             if inp.kind is InputKind.SIZE:
                 base = self._table.by_key[inp.path[0]]
                 empty = z3.K(base.const.sort().domain(), z3.BoolVal(False, self.ctx))
-                out.append(inp.const >= 0)
-                out.append((inp.const == 0) == (base.const == empty))
+                out.append((inp.const >= 0, own))
+                out.append(((inp.const == 0) == (base.const == empty), own | {base.key}))
         return parts
 
 

@@ -12,6 +12,7 @@ Set -> frozenset, record datatype -> dict by field name.
 
 from __future__ import annotations
 
+import ast as pyast
 import ctypes
 import math
 import re
@@ -21,7 +22,8 @@ from typing import Any
 
 import z3
 
-__all__ = ["Unsupported", "compile_rules", "compile_term", "z3_string"]
+__all__ = ["Predicates", "Unsupported", "compile_predicates", "compile_rules", "compile_term",
+           "z3_string"]
 
 Env = Mapping[str, object]
 _MAX_SOURCE = 400_000  # a larger term is evaluated by Z3 rather than blowing up source
@@ -127,6 +129,15 @@ class _Emitter:
         self.consts: list[object] = []
         self._bound: list[str] = []
         self._fresh = 0
+        # What the walk saw, for callers that search for values (lint's witnesses): the
+        # free constants by name (with their sorts), the literals, how strings were used.
+        self.free: dict[str, z3.SortRef] = {}
+        self.ints: dict[int, None] = {}
+        self.reals: dict[Fraction, None] = {}
+        self.strings: dict[str, None] = {}
+        self.affixes: dict[str, None] = {}  # strings used as a prefix, suffix or infix
+        self.regexes: dict[int, z3.ExprRef] = {}
+        self.measures = False  # whether some term takes the length of a string or list
 
     def const(self, value: object) -> str:
         self.consts.append(value)
@@ -145,12 +156,17 @@ class _Emitter:
         if z3.is_false(e):
             return "False"
         if z3.is_int_value(e):
-            return repr(e.as_long())
+            n = e.as_long()
+            self.ints[n] = None
+            return repr(n)
         if z3.is_rational_value(e):
             q = Fraction(e.numerator_as_long(), e.denominator_as_long())
+            self.reals[q] = None
             return repr(q.numerator) if q.denominator == 1 else self.const(q)
         if z3.is_string_value(e):
-            return self.const(z3_string(e))
+            text = z3_string(e)
+            self.strings[text] = None
+            return self.const(text)
         if not z3.is_app(e):
             raise Unsupported(f"term {e.sexpr()[:60]}")
         k = e.decl().kind()
@@ -158,7 +174,16 @@ class _Emitter:
         if k == z3.Z3_OP_UNINTERPRETED:
             if e.num_args():
                 raise Unsupported(f"uninterpreted function {e.decl().name()}")
-            return f"v[{e.decl().name()!r}]"
+            name = e.decl().name()
+            if name not in self.free:
+                self.free[name] = e.sort()
+            return f"v[{name!r}]"
+        if k in _AFFIX:
+            for c in e.children()[:1] if k != z3.Z3_OP_SEQ_CONTAINS else e.children()[1:]:
+                if z3.is_string_value(c):
+                    self.affixes[z3_string(c)] = None
+        if k == z3.Z3_OP_SEQ_LENGTH:
+            self.measures = True
         simple = _SIMPLE.get(k)
         if simple is not None:
             return simple(a)
@@ -171,6 +196,7 @@ class _Emitter:
                 raise Unsupported("character unit")
             return f"({a[0]},)"
         if k == z3.Z3_OP_SEQ_IN_RE:
+            self.regexes.setdefault(e.arg(1).get_id(), e.arg(1))
             rx = re.compile(_regex(e.arg(1)), re.DOTALL)
             return f"({self.const(rx)}.fullmatch({self.expr(e.arg(0))}) is not None)"
         if k == z3.Z3_OP_CONST_ARRAY:
@@ -332,6 +358,7 @@ _SIMPLE: dict[int, Callable[[list[str]], str]] = {
 }
 # Operators whose children are translated specially (regexes, constructors' sorts).
 _LAZY = frozenset({z3.Z3_OP_SEQ_IN_RE})
+_AFFIX = frozenset({z3.Z3_OP_SEQ_PREFIX, z3.Z3_OP_SEQ_SUFFIX, z3.Z3_OP_SEQ_CONTAINS})
 
 
 # ------------------------------------------------------------------ regexes
@@ -441,3 +468,70 @@ def compile_rules(rules: Sequence[tuple[z3.BoolRef, z3.BoolRef]], *, name: str,
     exec(compile("\n".join(lines), f"<guardgraph-fastpath:{name}>", "exec"), namespace)
     fn = namespace["_fires"]
     return fn, tuple(why)  # type: ignore[return-value]
+
+
+class Predicates:
+    """Boolean terms compiled together (see `compile_predicates`)."""
+
+    __slots__ = ("affixes", "fns", "free", "ints", "measures", "reads", "reals", "regexes",
+                 "strings", "why")
+
+    def __init__(self, em: _Emitter, fns: list[Callable[[Env], bool | None] | None],
+                 reads: list[frozenset[str]], why: list[str | None]) -> None:
+        self.fns = fns
+        self.reads = reads
+        self.why = why
+        self.free = em.free
+        self.ints = list(em.ints)
+        self.reals = list(em.reals)
+        self.strings = list(em.strings)
+        self.affixes = list(em.affixes)
+        self.regexes = list(em.regexes.values())
+        self.measures = em.measures
+
+
+def compile_predicates(terms: Sequence[z3.ExprRef], *, name: str) -> Predicates:
+    """Each Boolean term as ``fn(env) -> True | False | None`` (None: an operation Z3
+    leaves unspecified, such as a division by zero), compiled in one go.
+
+    The result also says, per term, which free constants it reads (``reads``) and why it
+    was not compiled (``why``; its ``fns`` entry is then None), and over all terms: the
+    free constants with their sorts and the literals seen, for callers that look for
+    values that make terms true.
+    """
+    em = _Emitter()
+    lines: list[str] = []
+    reads: list[frozenset[str]] = []
+    why: list[str | None] = []
+    compiled: list[int] = []
+    for i, term in enumerate(terms):
+        try:
+            src = em.expr(term)
+            if len(src) > _MAX_SOURCE:
+                raise Unsupported("term too large")
+        except Unsupported as exc:
+            why.append(str(exc))
+            reads.append(frozenset())
+            continue
+        why.append(None)
+        reads.append(frozenset(_names_in(src)))
+        compiled.append(i)
+        lines += [f"def _p{i}(v):", "    try:",
+                  f"        return True if {src} else False",
+                  "    except (ArithmeticError, LookupError, TypeError, ValueError):",
+                  "        return None"]
+    namespace: dict[str, object] = {**_HELPERS, "C": em.consts}
+    if lines:
+        exec(compile("\n".join(lines), f"<guardgraph-predicates:{name}>", "exec"), namespace)
+    fns: list[Callable[[Env], bool | None] | None] = [None] * len(terms)
+    for i in compiled:
+        fns[i] = namespace[f"_p{i}"]  # type: ignore[call-overload]
+    return Predicates(em, fns, reads, why)
+
+
+_READ = re.compile(r"v\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]")
+
+
+def _names_in(src: str) -> set[str]:
+    """The constants a generated source reads (``v['name']``)."""
+    return {pyast.literal_eval(m.group(1)) for m in _READ.finditer(src)}

@@ -2,16 +2,16 @@
 pair with the solver.
 
 Each check asks one batched question per rule (``check`` with the literals of every
-candidate at once) and reads the answer's unsat core for the rules involved; candidates
-are first filtered with models already found (a model where rule A fires and rule B does
-not proves that B does not cover A, at the cost of one evaluation). Rules equal up to
-renaming share one class and are never compared (see ``_session``). So the solver work
-grows with the number of rules, not with the number of pairs.
+candidate at once); only when it is unsat are the rules involved singled out. Candidates
+are first filtered with the witness already found (an assignment where rule A fires and
+rule B does not proves that B alone does not cover A, at the cost of one evaluation).
+Rules equal up to renaming share one class and are never compared (see ``_session``). So
+the solver work grows with the number of rules, not with the number of pairs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import combinations
 from typing import TYPE_CHECKING, Protocol
 
@@ -32,7 +32,7 @@ _BATCH_ROUNDS = 8
 
 class _Reporter(Protocol):
     def add(self, session: ToolSession, code: str, rule: ast.Rule, others: Sequence[ast.Rule],
-            message: str, *, help: str | None = ..., model: z3.ModelRef | None = ...,
+            message: str, *, help: str | None = ..., example: Verdict | None = ...,
             witness: Iterable[CompiledRule] | None = ...) -> None: ...
 
     def unknown(self, session: ToolSession, rule: ast.Rule, others: Sequence[ast.Rule],
@@ -47,17 +47,15 @@ class PairChecks:
         self.states = states
         self.report = report
         self.tool = session.tool
-        self._fires = {c.index: z3.And(c.first.applies, z3.Not(c.first.require))
-                       for c in session.classes}
 
     def _firing(self, decisions: tuple[ast.Decision, ...]) -> list[RuleClass]:
         return [c for c in self.s.classes
                 if c.first.rule.otherwise in decisions and self.states[c.index].can_fire]
 
-    def _fire_model(self, c: RuleClass) -> z3.ModelRef:
+    def _fire_env(self, c: RuleClass) -> Mapping[str, object]:
         verdict = self.states[c.index].fires
-        assert verdict is not None and verdict.model is not None
-        return verdict.model
+        assert verdict is not None and verdict.env is not None
+        return verdict.env
 
     def _calls(self) -> str:
         return "routing decisions" if self.tool == "route" else f"calls of {self.tool}"
@@ -71,13 +69,13 @@ class PairChecks:
             classes = self._firing((decision,))
             # Later rules first: of two equivalent rules the later one is reported.
             for a in reversed(classes):
-                model = self._fire_model(a)
+                env = self._fire_env(a)
                 # A rule that never passes is reported as such; as a cover it would
                 # only repeat that finding for every rule it swallows.
                 cands = [
                     b for b in classes
                     if b is not a and b.index not in marked and self.states[b.index].can_pass
-                    and self.s.holds_in(model, self._fires[b.index]) is not False
+                    and self.s.fires(env, b) is not False
                 ]
                 if not cands:
                     continue
@@ -92,14 +90,20 @@ class PairChecks:
                     f" {names} on {self._calls()}: every call it stops is already stopped"
                     f" ({decision})",
                     help="delete it, or make it stricter than the rules that imply it",
-                    model=model, witness=[a.first, *(c.first for c in core)],
+                    example=self.states[a.index].fires, witness=[a.first, *(c.first for c in core)],
                 )
 
     def _covering(self, target: RuleClass, cands: Sequence[RuleClass],
                   question: str) -> list[RuleClass]:
-        """The candidates that together stop every call ``target`` fires on (from the
-        unsat core), or [] when some firing call passes them all or Z3 cannot tell (an
-        unknown is reported as GG310)."""
+        """The candidates that together stop every call ``target`` fires on, or [] when
+        some firing call passes them all or Z3 cannot tell (an unknown is reported as
+        GG310).
+
+        Which rules are named must not depend on Z3's choice of unsat core (that varies
+        with what else the process asked before): the first candidate, in spec order,
+        that covers the target alone; else the candidates left after dropping, in spec
+        order, each one the rest can do without. Each step is a question whose answer is
+        a fact about the spec, so the result is too."""
         verdict = self.s.check([target.app, target.vio, *(c.ok for c in cands)])
         if verdict.answer is Answer.UNKNOWN:
             self.report.unknown(self.s, target.first.rule, [c.first.rule for c in cands],
@@ -107,7 +111,21 @@ class PairChecks:
             return []
         if verdict.answer is Answer.SAT:
             return []
-        return [c for c in self.s.core_classes(verdict) if c is not target]
+        for c in cands:
+            if self.s.check([target.app, target.vio, c.ok]).answer is Answer.UNSAT:
+                return [c]
+        return self._fewest(cands, [target.app, target.vio])
+
+    def _fewest(self, rules: Sequence[RuleClass],
+                fixed: Sequence[z3.BoolRef]) -> list[RuleClass]:
+        """``rules`` less each one (in order) whose ``ok`` literal the rest do not need
+        for ``fixed`` + their ``ok`` literals to stay unsat."""
+        keep = list(rules)
+        for c in rules:
+            rest = [k for k in keep if k is not c]
+            if rest and self.s.check([*fixed, *(k.ok for k in rest)]).answer is Answer.UNSAT:
+                keep = rest
+        return keep
 
     # ------------------------------------------------------------------ GG306
 
@@ -115,9 +133,8 @@ class PairChecks:
         """An escalate rule whose every firing is denied anyway."""
         denies = self._firing((_D.DENY,))
         for e in self._firing((_D.ESCALATE,)):
-            model = self._fire_model(e)
-            cands = [d for d in denies
-                     if self.s.holds_in(model, self._fires[d.index]) is not False]
+            env = self._fire_env(e)
+            cands = [d for d in denies if self.s.fires(env, d) is not False]
             if not cands:
                 continue
             core = self._covering(e, cands, "whether deny rules cover its escalations")
@@ -130,7 +147,7 @@ class PairChecks:
                     f"every call that rule `{member.rule.name}` escalates is denied by {names}"
                     f" anyway, so on {self._calls()} its escalation never reaches a human",
                     help="narrow the deny rule, or drop the escalation",
-                    model=model, witness=[member, *(c.first for c in core)],
+                    example=self.states[e.index].fires, witness=[member, *(c.first for c in core)],
                 )
 
     # ------------------------------------------------------------------ GG303
@@ -147,7 +164,8 @@ class PairChecks:
             return set()
         if verdict.answer is Answer.SAT:
             return set()
-        core = self.s.core_classes(verdict)
+        # As in `_covering`: rules named by facts, not by the core Z3 happened to find.
+        core = self._fewest(denies, [])
         if len(core) < 2:
             return set()  # one rule alone: reported as never-passes
         first, rest = core[0], core[1:]
@@ -158,7 +176,7 @@ class PairChecks:
             f"rules {names} together deny every "
             + ("routing decision" if self.tool == "route" else f"call of {self.tool}"),
             help="each call that passes one of them fails another; the tool can never be used",
-            model=shown.model, witness=[c.first for c in core],
+            example=shown, witness=[c.first for c in core],
         )
         return {frozenset(c.index for c in core)}
 
@@ -171,16 +189,14 @@ class PairChecks:
                     and self.states[c.index].can_pass]
         if len(blocking) < 2:
             return
-        agree: set[int] = set()  # classes that all apply and pass in one model
-        pool: list[z3.ModelRef] = []
+        agree: set[int] = set()  # classes that all apply and pass in one assignment
         active = list(blocking)
         for _ in range(_BATCH_ROUNDS):
             if len(active) < 2:
                 break
             verdict = self.s.check([lit for c in active for lit in (c.app, c.req)])
-            if verdict.answer is Answer.SAT and verdict.model is not None:
+            if verdict.answer is Answer.SAT:
                 agree = {c.index for c in active}
-                pool.append(verdict.model)
                 break
             if verdict.answer is Answer.UNKNOWN:
                 break
@@ -194,14 +210,10 @@ class PairChecks:
                 continue
             if not keys[x.index] & keys[y.index]:
                 continue  # no shared input: each passes on its own, so both can
-            both = z3.And(x.first.applies, x.first.require, y.first.applies, y.first.require)
-            models = [*pool, *(m for c in (x, y) if (m := self._pass_model(c)) is not None)]
-            if any(self.s.holds_in(m, both) for m in models):
-                continue
+            # Every witness found so far is tried first (``ToolSession.check``), so a
+            # pair that some earlier call shows passing both costs no solver call.
             verdict = self.s.check([x.app, x.req, y.app, y.req])
             if verdict.answer is Answer.SAT:
-                if verdict.model is not None:
-                    pool.append(verdict.model)
                 continue
             rules = [x.first.rule, y.first.rule]
             if verdict.answer is Answer.UNKNOWN:
@@ -218,9 +230,5 @@ class PairChecks:
                     f"rules `{x.first.rule.name}` and `{y.first.rule.name}` contradict each"
                     f" other on {self._calls()}: no call they both apply to can pass both",
                     help="one of them stops every call the other lets through",
-                    model=overlap.model, witness=[x.first, y.first],
+                    example=overlap, witness=[x.first, y.first],
                 )
-
-    def _pass_model(self, c: RuleClass) -> z3.ModelRef | None:
-        verdict = self.states[c.index].passes
-        return verdict.model if verdict is not None else None

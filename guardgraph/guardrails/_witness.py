@@ -1,6 +1,6 @@
-"""Concrete witnesses read from Z3 models: an example action (tool and argument values)
-and the session state it needs (context, facts, history, provenance), as text for people
-and as JSON-safe data for machines.
+"""Concrete witnesses read from assignments (lint's, or a Z3 model's): an example action
+(tool and argument values) and the session state it needs (context, facts, history,
+provenance), as text for people and as JSON-safe data for machines.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
-import z3
-
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, Input, InputKind
-from guardgraph.guardrails._z3sorts import AllExcept
+from guardgraph.guardrails._z3sorts import AllExcept, python_value
 
 __all__ = [
     "Witness",
@@ -74,16 +72,21 @@ class Witness:
 
 
 def read_witness(
-    policy: CompiledPolicy, tool: str, model: z3.ModelRef, rules: Iterable[CompiledRule]
+    policy: CompiledPolicy, tool: str, env: Mapping[str, object], rules: Iterable[CompiledRule]
 ) -> Witness:
-    """The situation ``model`` describes, restricted to the tool's arguments and the
-    inputs that ``rules`` read."""
+    """The situation ``env`` (a value for each input, by key) describes, restricted to the
+    tool's arguments and the inputs that ``rules`` read."""
     inputs = tool_inputs(policy, tool)
     for rule in rules:
         inputs.extend(rule.inputs)
 
     def value(inp: Input) -> object:
-        return policy.from_z3(model.eval(inp.const, model_completion=True), inp.type)
+        v = env.get(inp.key)
+        if v is None:
+            return python_value(policy.zero(inp.type))
+        if isinstance(v, Fraction) and v.denominator == 1:
+            return int(v)
+        return v
 
     return witness_from(tool, inputs, value)
 

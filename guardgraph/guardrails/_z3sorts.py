@@ -19,7 +19,7 @@ import z3
 from guardgraph.guardrails._errors import CompileError
 from guardgraph.specs import ast, format_type
 
-__all__ = ["AllExcept", "RecordInfo", "Sorts", "string_val"]
+__all__ = ["AllExcept", "RecordInfo", "Sorts", "python_value", "string_val"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +31,9 @@ class AllExcept:
     """
 
     excluded: frozenset[object]
+
+    def __contains__(self, item: object) -> bool:
+        return item not in self.excluded
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -274,6 +277,60 @@ class Sorts:
             else:
                 raise CompileError(f"cannot read a set value from {lam}")
         return out
+
+
+def python_value(value: z3.ExprRef) -> object:
+    """A model value as Python, by its sort alone (the fast path's representation):
+    Int -> int, Real -> int or Fraction, String -> str, Seq -> tuple, a set -> frozenset
+    (or :class:`AllExcept`), a single-constructor datatype -> dict by accessor name."""
+    sort = value.sort()
+    kind = sort.kind()
+    if kind == z3.Z3_BOOL_SORT:
+        if z3.is_true(value):
+            return True
+        if z3.is_false(value):
+            return False
+    elif kind == z3.Z3_INT_SORT and z3.is_int_value(value):
+        return value.as_long()
+    elif kind == z3.Z3_REAL_SORT:
+        return _real(value)
+    elif kind == z3.Z3_SEQ_SORT:
+        if z3.is_string_value(value):
+            return _string(value)
+        return tuple(python_value(u) for u in _seq_units(value))
+    elif kind == z3.Z3_ARRAY_SORT and isinstance(sort, z3.ArraySortRef):
+        return _array_set(value)
+    elif (kind == z3.Z3_DATATYPE_SORT and isinstance(sort, z3.DatatypeSortRef)
+          and sort.num_constructors() == 1 and z3.is_app(value)):
+        names = [sort.accessor(0, i).name() for i in range(value.num_args())]
+        return {n: python_value(c) for n, c in zip(names, value.children(), strict=True)}
+    raise CompileError(f"cannot read a value of sort {sort} from {value}")
+
+
+def _array_set(value: z3.ExprRef) -> object:
+    members: dict[object, bool] = {}
+    node = value
+    while z3.is_store(node):
+        members.setdefault(python_value(node.arg(1)), z3.is_true(node.arg(2)))
+        node = node.arg(0)
+    if z3.is_K(node):
+        if z3.is_true(node.arg(0)):
+            return AllExcept(excluded=frozenset(k for k, v in members.items() if not v))
+        return frozenset(k for k, v in members.items() if v)
+    if z3.is_quantifier(node) and node.is_lambda():
+        out: list[object] = []
+        stack = [node.body()]
+        while stack:
+            e = stack.pop()
+            if z3.is_or(e):
+                stack.extend(e.children())
+            elif z3.is_eq(e):
+                out.append(python_value(e.arg(1) if z3.is_var(e.arg(0)) else e.arg(0)))
+            elif not z3.is_false(e):
+                break
+        else:
+            return frozenset(out)
+    raise CompileError(f"cannot read a set value from {value}")
 
 
 def _exact(value: object) -> Fraction | None:

@@ -34,10 +34,10 @@ findings that hold on every tool.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 import z3
@@ -72,25 +72,62 @@ def lint(
     if jobs is None:
         jobs = (os.cpu_count() or 1) if len(spec.rules) >= PARALLEL_MIN_RULES else 1
     tools = [t for t in policy.tools if policy.rules_for(t)]
-    jobs = max(1, min(jobs, len(tools)))
+    batches = [tools[i:i + _BATCH] for i in range(0, len(tools), _BATCH)]
     linter = _Linter(policy, timeout_ms)
-    if jobs == 1:
+    if len(batches) <= 1:
         findings = linter.run()
     else:
-        # Z3 terms cannot cross processes, so each worker compiles the spec again (a
-        # fraction of a second) and sends back rendered diagnostics.
-        shares = [tools[i::jobs] for i in range(jobs)]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            parts = list(pool.map(_lint_tools, [spec] * jobs, shares, [timeout_ms] * jobs))
-        findings = linter.combine([item for part in parts for item in part])
+        findings = linter.combine(_in_processes(policy, batches, timeout_ms, jobs))
     return tuple(sorted(findings, key=_order))
 
 
-def _lint_tools(
-    spec: ast.Spec, tools: Sequence[str], timeout_ms: int
-) -> list[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]]:
-    """Worker: the findings on ``tools`` as (on-any group key, tool, diagnostic)."""
+# Tools are linted in batches of this many, each batch in a process of its own that starts
+# from the freshly compiled policy. Z3's answers (which model, which core) depend on the
+# terms created before in its context, so this keeps every finding and every example the
+# same whatever the number of processes and whichever process a batch lands in.
+_BATCH = 8
+
+_Rendered = tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]
+_FORKED: tuple[CompiledPolicy, int] | None = None  # what forked workers lint
+
+
+def _in_processes(policy: CompiledPolicy, batches: Sequence[Sequence[str]], timeout_ms: int,
+                  jobs: int) -> list[_Rendered]:
+    """The findings on the tools of ``batches``, over ``jobs`` processes at a time.
+
+    Where the platform can fork, each batch runs in a fork of this process taken right
+    after compiling (milliseconds). Elsewhere each batch runs in a spawned process that
+    compiles the spec again (a fraction of a second; Z3 terms cannot be pickled)."""
+    global _FORKED
+    jobs = max(1, min(jobs, len(batches)))
+    if "fork" in multiprocessing.get_all_start_methods():
+        _FORKED = (policy, timeout_ms)
+        gc.freeze()  # a child's collector then leaves the parent's objects (and pages) alone
+        try:
+            with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=1) as pool:
+                parts = pool.map(_lint_forked, batches, chunksize=1)
+        finally:
+            _FORKED = None
+            gc.unfreeze()
+    else:
+        with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+            parts = pool.starmap(_lint_tools,
+                                 [(policy.spec, batch, timeout_ms) for batch in batches],
+                                 chunksize=1)
+    return [item for part in parts for item in part]
+
+
+def _lint_forked(tools: Sequence[str]) -> list[_Rendered]:
+    assert _FORKED is not None, "a forked worker inherits the policy"
+    policy, timeout_ms = _FORKED
+    linter = _Linter(policy, timeout_ms)
+    for tool in tools:
+        linter._tool(tool)
+    return linter.rendered()
+
+
+def _lint_tools(spec: ast.Spec, tools: Sequence[str], timeout_ms: int) -> list[_Rendered]:
+    """Spawned worker: the findings on ``tools`` as (on-any group key, tool, diagnostic)."""
     linter = _Linter(compile_policy(spec), timeout_ms)
     for tool in tools:
         linter._tool(tool)
@@ -127,7 +164,7 @@ class Finding:
     help: str | None = None
     others: tuple[ast.Rule, ...] = ()
     witness: Iterable[CompiledRule] | None = None
-    model: z3.ModelRef | None = None
+    example: Verdict | None = None  # the sat answer whose witness shows the finding
     extra_notes: tuple[str, ...] = ()
     session: ToolSession | None = field(default=None, repr=False)
 
@@ -185,7 +222,7 @@ class _Linter:
                     f"rule `{copy.rule.name}` is a copy of rule `{c.first.rule.name}`"
                     f" (equal up to its name) on {_calls(tool)}",
                     help="delete one of them",
-                    model=_model(states[c.index]), witness=[c.first],
+                    example=states[c.index].fires, witness=[c.first],
                 )
         pairs = PairChecks(session, states, self)
         pairs.redundant()
@@ -215,14 +252,14 @@ class _Linter:
                           f"rule `{rule.name}` always passes on {_calls(tool)}: its requirement"
                           " holds for every call it applies to",
                           help="the rule never stops anything; check its condition",
-                          model=st.passes.model, witness=[member])
+                          example=st.passes, witness=[member])
             elif passes is Answer.UNSAT:
                 self._add(session, "GG301", rule, None,
                           f"rule `{rule.name}` can never pass on {_calls(tool)}: every call it"
                           " applies to violates it",
                           help="its requirement contradicts its `when` clause or the declared"
                           " types",
-                          model=st.fires.model, witness=[member])
+                          example=st.fires, witness=[member])
         return st
 
     def _repairs(self, session: ToolSession, states: dict[int, _ClassState]) -> None:
@@ -253,23 +290,23 @@ class _Linter:
                               f" a compliant call of {tool}",
                               help=f"no value of {names} satisfies the rule for any call it denies;"
                               " repair other arguments or drop the clause",
-                              model=_model(states[c.index]), witness=[member])
+                              example=states[c.index].fires, witness=[member])
 
     # ------------------------------------------------------------------ findings
 
     def _add(self, session: ToolSession, code: str, rule: ast.Rule, other: ast.Rule | None,
-             message: str, *, help: str | None = None, model: z3.ModelRef | None = None,
+             message: str, *, help: str | None = None, example: Verdict | None = None,
              witness: Iterable[CompiledRule] | None = None,
              others: Sequence[ast.Rule] = ()) -> None:
         all_others = tuple(others) if others else ((other,) if other is not None else ())
         self.findings.append(Finding(code=code, rule=rule, tool=session.tool, message=message,
-                                     help=help, others=all_others, witness=witness, model=model,
+                                     help=help, others=all_others, witness=witness, example=example,
                                      session=session))
 
     def add(self, session: ToolSession, code: str, rule: ast.Rule, others: Sequence[ast.Rule],
-            message: str, *, help: str | None = None, model: z3.ModelRef | None = None,
+            message: str, *, help: str | None = None, example: Verdict | None = None,
             witness: Iterable[CompiledRule] | None = None) -> None:
-        self._add(session, code, rule, None, message, help=help, model=model, witness=witness,
+        self._add(session, code, rule, None, message, help=help, example=example, witness=witness,
                   others=others)
 
     def unknown(self, session: ToolSession, rule: ast.Rule, others: Sequence[ast.Rule],
@@ -292,8 +329,9 @@ class _Linter:
         for o in f.others:
             if o.span is not None:
                 notes.append(f"rule `{o.name}` is defined at {o.span.file}:{o.span.line}")
-        if f.model is not None and f.witness is not None:
-            w = read_witness(self.policy, f.tool, f.model, f.witness)
+        if f.example is not None and f.example.env is not None and f.witness is not None:
+            env = f.session.simplest(f.example) if f.session is not None else f.example.env
+            w = read_witness(self.policy, f.tool, env, f.witness)
             notes.insert(0, f"witness: {w.text()}")
             data["witness"] = w.data()
         notes.extend(f.extra_notes)
@@ -345,7 +383,3 @@ def _tools_named(e: ast.Expr) -> list[str]:
 
 def _calls(tool: str) -> str:
     return "routing decisions" if tool == ROUTE else f"calls of {tool}"
-
-
-def _model(st: _ClassState) -> z3.ModelRef | None:
-    return st.fires.model if st.fires is not None else None

@@ -1,0 +1,422 @@
+"""Satisfying assignments for lint's questions, found by trying values instead of asking Z3.
+
+A lint question ("can rule A fire while rules B and C pass?") is a conjunction of Boolean
+terms over one tool's inputs. On a healthy spec most questions are satisfiable, and Z3
+spends milliseconds building a model over strings, sequences and sets where evaluating a
+compiled term costs microseconds. So the session (``_session``) first looks among the
+assignments it already has, then runs this search, and asks Z3 only when both fail: to
+prove a question unsatisfiable, or to find what the search could not.
+
+The search is WalkSAT over values rather than bits: start from the closest known
+assignment, pick a term that is false, try a few values for the inputs it reads, keep the
+change that makes the most terms true (now and then a random one, to leave local optima).
+Values come from the spec itself: its numbers and their neighbours, its strings, strings
+built from its prefixes and suffixes, members of its regular expressions, and the values
+of earlier Z3 models. Whatever the search returns has been checked term by term with the
+fast path, whose meaning is the Z3 terms' (tests hold the two together), so it is a real
+witness, never a guess.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
+
+import z3
+
+from guardgraph.guardrails._fastpath import Predicates, z3_string
+
+__all__ = ["Goal", "Values", "walk"]
+
+Env = dict[str, object]
+
+# Bounds that keep the search cheap next to one Z3 call (about a millisecond).
+_PROPOSALS = 6  # values tried per step
+_NOISE = 0.15  # chance of a random move among those that fix the chosen term
+_PATIENCE = 12  # moves without getting closer before the search gives up
+_MAX_STRINGS = 64
+_SAMPLES_PER_REGEX = 4
+_LONGEST = 256  # the longest string made to meet a length bound
+_JUMP = 0.3  # chance that a number moves by a power of two instead of to a known value
+_RELATED = 0.25  # chance that a value is taken from another input the term reads
+
+
+class Goal:
+    """One term that must hold: ``test(env) -> bool`` and the inputs it reads."""
+
+    __slots__ = ("reads", "test")
+
+    def __init__(self, test: Callable[[Env], bool], reads: Iterable[str]) -> None:
+        self.test = test
+        self.reads = tuple(sorted(reads))
+
+
+class Values:
+    """The values worth trying for each input of one tool's questions."""
+
+    def __init__(self, sorts: Mapping[str, z3.SortRef], found: Predicates, seed: int) -> None:
+        self._rng = random.Random(seed)
+        self.sorts = dict(sorts)
+        ints: dict[int, None] = dict.fromkeys((0, 1, -1, 2))
+        reals: dict[Fraction, None] = dict.fromkeys(map(Fraction, (0, 1, -1)))
+        reals[Fraction(1, 2)] = None
+        for n in [*found.ints, *(int(q) for q in found.reals)]:
+            ints.update(dict.fromkeys((n, n + 1, n - 1)))
+        for q in [*map(Fraction, found.ints), *found.reals]:
+            reals.update(dict.fromkeys((q, q + 1, q - 1, q + Fraction(1, 4), q - Fraction(1, 4))))
+        self._ints = list(ints)
+        self._reals = [int(q) if q.denominator == 1 else q for q in reals]
+        self._strings = _strings(found, self._rng)
+        if found.measures:
+            for n in found.ints:
+                if 0 < n < _LONGEST:
+                    self._strings += ["a" * n, "a" * (n + 1)]
+        self._by_sort: dict[int, list[object]] = {}
+        self._by_var: dict[str, list[object]] = {}
+        self._shapes: dict[str, tuple[bool, int, int | None]] = {}
+
+    def propose(self, var: str, env: Env, near: Sequence[str], rng: random.Random) -> object:
+        """A value to try for ``var``, given the current ``env`` and the other inputs
+        ``near`` that the term being fixed reads."""
+        shape = self._shapes.get(var)
+        if shape is None:
+            shape = self._shape(var)
+        roll = rng.random()
+        if shape[0] and roll < _JUMP:
+            # Thresholds far from every literal (n > 2 * c, a sum under a limit) are
+            # crossed by jumps of every scale.
+            old = env[var]
+            if isinstance(old, int | Fraction):
+                step = 2 ** rng.randrange(24)
+                return old + step if rng.random() < 0.5 else old - step
+        if roll < _JUMP + _RELATED:
+            related = self._related(var, shape, env, near)
+            if related:
+                return rng.choice(related)
+        options = self.of(var)
+        return rng.choice(options) if options else env[var]
+
+    def _shape(self, var: str) -> tuple[bool, int, int | None]:
+        """(numeric, sort id, element sort id of a set or None), cached per input."""
+        sort = self.sorts[var]
+        numeric = sort.kind() in (z3.Z3_INT_SORT, z3.Z3_REAL_SORT)
+        element = sort.domain().get_id() if isinstance(sort, z3.ArraySortRef) else None
+        shape = (numeric, sort.get_id(), element)
+        self._shapes[var] = shape
+        return shape
+
+    def _related(self, var: str, shape: tuple[bool, int, int | None], env: Env,
+                 near: Sequence[str]) -> list[object]:
+        """Values that relate ``var`` to the other inputs a term reads: equal to one,
+        a member of a set one holds, a set with one's value added or removed."""
+        out: list[object] = []
+        _, sid, element = shape
+        for other in near:
+            if other == var:
+                continue
+            oshape = self._shapes.get(other) or self._shape(other)
+            value = env[other]
+            if oshape[1] == sid:
+                out.append(value)
+            elif oshape[2] == sid:
+                if isinstance(value, frozenset):
+                    out.extend(sorted(value, key=repr))  # not hash order: reproducible
+            elif element is not None and oshape[1] == element:
+                mine = env[var]
+                if isinstance(mine, frozenset):
+                    out += [mine | {value}, mine - {value}]
+        return out
+
+    def of(self, var: str) -> list[object]:
+        """The values to try for ``var`` (its sort's, plus any learnt for it)."""
+        out = self._by_var.get(var)
+        if out is None:
+            out = list(self._sort_values(self.sorts[var]))
+            self._by_var[var] = out
+        return out
+
+    def simple(self, var: str) -> list[object]:
+        """The values to try first when simplifying a value of ``var``: its usual values,
+        then, for a number, every power of two up to 2**40 and its negation (so a bound
+        far from every literal still shrinks to a value that does not depend on the
+        model it came from)."""
+        values = self.of(var)
+        shape = self._shapes.get(var) or self._shape(var)
+        if not shape[0]:
+            return values
+        return [*values, *(s * 2**k for k in range(41) for s in (1, -1))]
+
+    def learn(self, var: str, value: object) -> None:
+        """Remember a value a Z3 model gave ``var``: the next search may need it again."""
+        values = self.of(var)
+        if value not in values:
+            values.append(value)
+
+    def first(self, var: str) -> object:
+        return self.of(var)[0]
+
+    def _sort_values(self, sort: z3.SortRef) -> list[object]:
+        key = sort.get_id()
+        cached = self._by_sort.get(key)
+        if cached is not None:
+            return cached
+        kind = sort.kind()
+        rng = self._rng
+        out: list[object]
+        if kind == z3.Z3_BOOL_SORT:
+            out = [False, True]
+        elif kind == z3.Z3_INT_SORT:
+            out = list(self._ints)
+        elif kind == z3.Z3_REAL_SORT:
+            out = list(self._reals)
+        elif kind == z3.Z3_SEQ_SORT and isinstance(sort, z3.SeqSortRef) and sort.is_string():
+            out = list(self._strings)
+        elif kind == z3.Z3_SEQ_SORT:
+            element = self._sort_values(sort.basis())
+            out = [(), *((e,) for e in element[:6])]
+            if element:
+                out += [tuple(rng.choice(element) for _ in range(2)) for _ in range(6)]
+        elif kind == z3.Z3_ARRAY_SORT and isinstance(sort, z3.ArraySortRef):
+            element = self._sort_values(sort.domain())
+            out = [frozenset(), *(frozenset((e,)) for e in element[:_MAX_STRINGS])]
+            out += [frozenset(rng.sample(element, min(2, len(element)))) for _ in range(6)]
+        elif kind == z3.Z3_DATATYPE_SORT and isinstance(sort, z3.DatatypeSortRef):
+            fields = [(sort.accessor(0, i).name(), self._sort_values(sort.accessor(0, i).range()))
+                      for i in range(sort.constructor(0).arity())]
+            out = [{n: vals[0] for n, vals in fields if vals}]
+            if all(vals for _, vals in fields):
+                out += [{n: rng.choice(vals) for n, vals in fields} for _ in range(11)]
+            else:
+                out = []
+        else:
+            out = []
+        # Unique, first seen first (a model's value may repeat a literal).
+        uniq: list[object] = []
+        for v in out:
+            if v not in uniq:
+                uniq.append(v)
+        self._by_sort[key] = uniq
+        return uniq
+
+
+def walk(goals: Sequence[Goal], start: Env, values: Values, rng: random.Random,
+         steps: int) -> Env | None:
+    """An assignment (a changed copy of ``start``) where every goal holds, or None when
+    ``steps`` moves did not find one (or the last ``_PATIENCE`` brought none closer)."""
+    env = dict(start)
+    by_var: dict[str, list[int]] = {}
+    for i, g in enumerate(goals):
+        for var in g.reads:
+            by_var.setdefault(var, []).append(i)
+    holds = [_safe(g, env) for g in goals]
+    fewest, since = len(goals) + 1, 0
+    for _ in range(steps):
+        bad = [i for i, ok in enumerate(holds) if not ok]
+        if not bad:
+            return env
+        if len(bad) < fewest:
+            fewest, since = len(bad), 0
+        else:
+            since += 1
+            if since > _PATIENCE:
+                return None
+        t = rng.choice(bad)
+        target = goals[t]
+        if not target.reads:
+            return None  # a false term that reads nothing stays false
+        best: list[tuple[str, object, list[tuple[int, bool]]]] = []
+        fixing: list[tuple[str, object, list[tuple[int, bool]]]] = []
+        best_gain = -len(goals) - 1
+        for _ in range(_PROPOSALS):
+            var = rng.choice(target.reads)
+            value = values.propose(var, env, target.reads, rng)
+            old = env[var]
+            if value == old:
+                continue
+            env[var] = value
+            changes = [(j, _safe(goals[j], env)) for j in by_var[var]]
+            env[var] = old
+            gain = 0
+            fixes = False
+            for j, new in changes:
+                gain += new - holds[j]
+                if j == t and new:
+                    fixes = True
+            move = (var, value, changes)
+            if fixes:
+                fixing.append(move)
+            if gain > best_gain:
+                best, best_gain = [move], gain
+            elif gain == best_gain:
+                best.append(move)
+        if not best:
+            continue
+        var, value, changes = rng.choice(fixing if fixing and rng.random() < _NOISE else best)
+        env[var] = value
+        for j, new in changes:
+            holds[j] = new
+    return env if all(holds) else None
+
+
+def _safe(goal: Goal, env: Env) -> bool:
+    try:
+        return goal.test(env)
+    except (KeyError, TypeError):  # an input of a sort the values cannot give
+        return False
+
+
+# ------------------------------------------------------------------ strings
+
+
+def _strings(found: Predicates, rng: random.Random) -> list[str]:
+    out: dict[str, None] = dict.fromkeys(("", "a"))
+    out.update(dict.fromkeys(found.strings))
+    affixes = list(found.affixes)
+    for a in affixes:
+        out.update(dict.fromkeys((a + "a", "a" + a, "a" + a + "a")))
+    for r in found.regexes:
+        out.update(dict.fromkeys(regex_samples(r, affixes, rng)))
+    out["zq"] = None  # a string none of the literals equals
+    strings = list(out)
+    if len(strings) > _MAX_STRINGS:
+        keep = strings[:_MAX_STRINGS]
+        strings = keep
+    return strings
+
+
+def regex_samples(r: z3.ExprRef, hints: Sequence[str], rng: random.Random) -> list[str]:
+    """A few members of the Z3 regex ``r``: some random, some starting with a hint (a
+    prefix the spec also asks for). Each is checked against the regex itself."""
+    from guardgraph.guardrails._fastpath import Unsupported, _regex
+
+    try:
+        check = re.compile(_regex(r), re.DOTALL)
+    except (Unsupported, re.error):
+        return []
+    out: list[str] = []
+    for hint in ["", "", *hints][: _SAMPLES_PER_REGEX + len(hints)]:
+        text = _sample(r, hint, rng)
+        if text is not None and check.fullmatch(text) and text not in out:
+            out.append(text)
+    return out
+
+
+class _Pick:
+    """A regex walk that builds one member, following ``hint`` where the regex allows."""
+
+    def __init__(self, hint: str, rng: random.Random) -> None:
+        self.hint = hint
+        self.rng = rng
+        self.out: list[str] = []
+
+    def want(self) -> str | None:
+        pos = len("".join(self.out))
+        return self.hint[pos] if pos < len(self.hint) else None
+
+    def char(self, allowed: Callable[[str], bool], default: str) -> bool:
+        wanted = self.want()
+        if wanted is not None and allowed(wanted):
+            self.out.append(wanted)
+            return True
+        if allowed(default):
+            self.out.append(default)
+            return True
+        return False
+
+
+def _sample(r: z3.ExprRef, hint: str, rng: random.Random) -> str | None:
+    pick = _Pick(hint, rng)
+    try:
+        ok = _emit(r, pick, 0)
+    except (z3.Z3Exception, RecursionError):
+        return None
+    return "".join(pick.out) if ok else None
+
+
+def _emit(r: z3.ExprRef, pick: _Pick, depth: int) -> bool:
+    if depth > 40:
+        return False
+    k = r.decl().kind()
+    if k == z3.Z3_OP_SEQ_TO_RE:
+        s = r.arg(0)
+        if not z3.is_string_value(s):
+            return False
+        pick.out.append(z3_string(s))
+        return True
+    if k == z3.Z3_OP_RE_CONCAT:
+        return all(_emit(c, pick, depth + 1) for c in r.children())
+    if k == z3.Z3_OP_RE_UNION:
+        kids = r.children()
+        wanted = pick.want()
+        order = sorted(kids, key=lambda c: 0 if wanted and _may_start(c, wanted) else 1)
+        first = order[0] if wanted and _may_start(order[0], wanted) else pick.rng.choice(kids)
+        return _emit(first, pick, depth + 1)
+    if k in (z3.Z3_OP_RE_STAR, z3.Z3_OP_RE_PLUS, z3.Z3_OP_RE_OPTION, z3.Z3_OP_RE_LOOP):
+        lo, hi = {z3.Z3_OP_RE_STAR: (0, 2), z3.Z3_OP_RE_PLUS: (1, 2),
+                  z3.Z3_OP_RE_OPTION: (0, 1)}.get(k, (0, 0))
+        if k == z3.Z3_OP_RE_LOOP:
+            params = r.decl().params()
+            lo = int(params[0]) if params else 0
+            hi = int(params[1]) if len(params) > 1 else lo + 1
+            hi = min(hi, lo + 1)
+        wanted = pick.want()
+        times = lo
+        # Follow the hint as long as the body can produce its next character.
+        while times < hi and ((wanted is None and pick.rng.random() < 0.5)
+                              or (wanted is not None and _may_start(r.arg(0), wanted))):
+            times += 1
+        start = len(pick.out)
+        for _ in range(times):
+            if not _emit(r.arg(0), pick, depth + 1):
+                del pick.out[start:]
+                return False
+        return True
+    if k == z3.Z3_OP_RE_FULL_SET:
+        return True
+    if k == z3.Z3_OP_RE_EMPTY_SET:
+        return False
+    test = _char_test(r)
+    if test is None:
+        return False
+    return pick.char(test, _first_char(r) or "a")
+
+
+def _may_start(r: z3.ExprRef, ch: str) -> bool:
+    """Whether a member of ``r`` may begin with ``ch`` (an over-approximation)."""
+    k = r.decl().kind()
+    if k == z3.Z3_OP_SEQ_TO_RE:
+        s = r.arg(0)
+        return z3.is_string_value(s) and z3_string(s)[:1] in ("", ch)
+    if k == z3.Z3_OP_RE_CONCAT:
+        return _may_start(r.arg(0), ch)
+    if k == z3.Z3_OP_RE_UNION:
+        return any(_may_start(c, ch) for c in r.children())
+    if k in (z3.Z3_OP_RE_STAR, z3.Z3_OP_RE_PLUS, z3.Z3_OP_RE_OPTION, z3.Z3_OP_RE_LOOP):
+        return _may_start(r.arg(0), ch)
+    test = _char_test(r)
+    return True if test is None else test(ch)
+
+
+def _char_test(r: z3.ExprRef) -> Callable[[str], bool] | None:
+    from guardgraph.guardrails._fastpath import _charclass
+
+    cls = _charclass(r)
+    if cls is None:
+        return None
+    rx = re.compile(cls, re.DOTALL)
+    return lambda ch: rx.fullmatch(ch) is not None
+
+
+def _first_char(r: z3.ExprRef) -> str | None:
+    k = r.decl().kind()
+    if k == z3.Z3_OP_RE_RANGE and z3.is_string_value(r.arg(0)):
+        lo = z3_string(r.arg(0))
+        return lo if len(lo) == 1 else None
+    if k in (z3.Z3_OP_RE_UNION, z3.Z3_OP_RE_DIFF, z3.Z3_OP_RE_INTERSECT):
+        for c in r.children():
+            found = _first_char(c)
+            if found is not None:
+                return found
+    return None
