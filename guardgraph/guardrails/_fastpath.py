@@ -21,6 +21,7 @@ from fractions import Fraction
 from typing import Any
 
 import z3
+from z3.z3 import _to_expr_ref
 
 __all__ = ["Predicates", "Unsupported", "compile_predicates", "compile_rules", "compile_term",
            "z3_string"]
@@ -138,12 +139,58 @@ class _Emitter:
         self.affixes: dict[str, None] = {}  # strings used as a prefix, suffix or infix
         self.regexes: dict[int, z3.ExprRef] = {}
         self.measures = False  # whether some term takes the length of a string or list
+        self.seen: dict[object, None] = {}  # literals of the current top-level term
 
     def const(self, value: object) -> str:
         self.consts.append(value)
         return f"C[{len(self.consts) - 1}]"
 
     def expr(self, e: z3.ExprRef) -> str:
+        return self._node(e.ctx, e.as_ast())
+
+    def _node(self, ctx: z3.Context, a: Any) -> str:
+        # The common nodes (constants, numerals, connectives, arithmetic, comparisons)
+        # through Z3's C functions directly: the Python wrappers cost ten times as much,
+        # and a lint of a large spec emits hundreds of thousands of nodes.
+        ref = ctx.ref()
+        kind = _C.Z3_get_ast_kind(ref, a)
+        if kind == z3.Z3_APP_AST:
+            decl = _C.Z3_get_app_decl(ref, a)
+            k = _C.Z3_get_decl_kind(ref, decl)
+            if k == z3.Z3_OP_TRUE:
+                return "True"
+            if k == z3.Z3_OP_FALSE:
+                return "False"
+            n = _C.Z3_get_app_num_args(ref, a)
+            if k == z3.Z3_OP_UNINTERPRETED and n == 0:
+                name = _C.Z3_get_symbol_string(ref, _C.Z3_get_decl_name(ref, decl)).decode()
+                if name not in self.free:
+                    self.free[name] = _to_expr_ref(a, ctx).sort()
+                return f"v[{name!r}]"
+            if k == z3.Z3_OP_INTERNAL and _C.Z3_is_string(ref, a):
+                text = _raw_string(ref, a)
+                self.strings[text] = None
+                self.seen[text] = None
+                return self.const(text)
+            simple = _SIMPLE.get(k)
+            if simple is not None and k not in _NOTED:
+                return simple([self._node(ctx, _C.Z3_get_app_arg(ref, a, i)) for i in range(n)])
+        elif kind == z3.Z3_NUMERAL_AST:
+            sort_kind = _C.Z3_get_sort_kind(ref, _C.Z3_get_sort(ref, a))
+            text = _C.Z3_get_numeral_string(ref, a).decode()
+            if sort_kind == z3.Z3_INT_SORT:
+                number = int(text)
+                self.ints[number] = None
+                self.seen[number] = None
+                return repr(number)
+            if sort_kind == z3.Z3_REAL_SORT:
+                q = Fraction(text)
+                self.reals[q] = None
+                self.seen[q] = None
+                return repr(q.numerator) if q.denominator == 1 else self.const(q)
+        return self._wrapped(_to_expr_ref(a, ctx))
+
+    def _wrapped(self, e: z3.ExprRef) -> str:
         if z3.is_quantifier(e):
             return self._quantifier(e)
         if z3.is_var(e):
@@ -158,14 +205,17 @@ class _Emitter:
         if z3.is_int_value(e):
             n = e.as_long()
             self.ints[n] = None
+            self.seen[n] = None
             return repr(n)
         if z3.is_rational_value(e):
             q = Fraction(e.numerator_as_long(), e.denominator_as_long())
             self.reals[q] = None
+            self.seen[q] = None
             return repr(q.numerator) if q.denominator == 1 else self.const(q)
         if z3.is_string_value(e):
             text = z3_string(e)
             self.strings[text] = None
+            self.seen[text] = None
             return self.const(text)
         if not z3.is_app(e):
             raise Unsupported(f"term {e.sexpr()[:60]}")
@@ -197,7 +247,7 @@ class _Emitter:
             return f"({a[0]},)"
         if k == z3.Z3_OP_SEQ_IN_RE:
             self.regexes.setdefault(e.arg(1).get_id(), e.arg(1))
-            rx = re.compile(_regex(e.arg(1)), re.DOTALL)
+            rx = _compiled_regex(e.arg(1))
             return f"({self.const(rx)}.fullmatch({self.expr(e.arg(0))}) is not None)"
         if k == z3.Z3_OP_CONST_ARRAY:
             if z3.is_false(e.children()[0]):
@@ -359,6 +409,30 @@ _SIMPLE: dict[int, Callable[[list[str]], str]] = {
 # Operators whose children are translated specially (regexes, constructors' sorts).
 _LAZY = frozenset({z3.Z3_OP_SEQ_IN_RE})
 _AFFIX = frozenset({z3.Z3_OP_SEQ_PREFIX, z3.Z3_OP_SEQ_SUFFIX, z3.Z3_OP_SEQ_CONTAINS})
+# Operators the emitter takes note of (not only translates): the slower, wrapped path.
+_NOTED = _AFFIX | {z3.Z3_OP_SEQ_LENGTH}
+class _C:
+    """Z3's C functions without the error check the Python bindings run after each
+    call (taken from those bindings, which keep the raw function beside the check)."""
+
+    Z3_get_ast_kind = z3.Z3_get_ast_kind.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_app_decl = z3.Z3_get_app_decl.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_decl_kind = z3.Z3_get_decl_kind.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_app_num_args = z3.Z3_get_app_num_args.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_app_arg = z3.Z3_get_app_arg.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_decl_name = z3.Z3_get_decl_name.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_symbol_string = z3.Z3_get_symbol_string.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_is_string = z3.Z3_is_string.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_sort = z3.Z3_get_sort.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_sort_kind = z3.Z3_get_sort_kind.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_numeral_string = z3.Z3_get_numeral_string.__defaults__[-1].f  # type: ignore[union-attr]
+
+
+def _raw_string(ref: Any, a: Any) -> str:
+    n = z3.Z3_get_string_length(ref, a)
+    buf = (ctypes.c_uint * n)()
+    z3.Z3_get_string_contents(ref, a, n, buf)
+    return "".join(map(chr, buf))
 
 
 # ------------------------------------------------------------------ regexes
@@ -394,6 +468,20 @@ def _regex(r: z3.ExprRef) -> str:
     if cls is None:
         raise Unsupported(f"regex operator {r.decl().name()}")
     return cls
+
+
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _compiled_regex(r: z3.ExprRef) -> re.Pattern[str]:
+    """The Python regex for Z3 regex ``r``, translated and compiled once per process."""
+    key = r.sexpr()
+    found = _PATTERNS.get(key)
+    if found is None:
+        if len(_PATTERNS) > 4096:
+            _PATTERNS.clear()
+        found = _PATTERNS[key] = re.compile(_regex(r), re.DOTALL)
+    return found
 
 
 def _charclass(r: z3.ExprRef) -> str | None:
@@ -473,13 +561,15 @@ def compile_rules(rules: Sequence[tuple[z3.BoolRef, z3.BoolRef]], *, name: str,
 class Predicates:
     """Boolean terms compiled together (see `compile_predicates`)."""
 
-    __slots__ = ("affixes", "fns", "free", "ints", "measures", "reads", "reals", "regexes",
-                 "strings", "why")
+    __slots__ = ("affixes", "fns", "free", "ints", "literals", "measures", "reads", "reals",
+                 "regexes", "strings", "why")
 
     def __init__(self, em: _Emitter, fns: list[Callable[[Env], bool | None] | None],
-                 reads: list[frozenset[str]], why: list[str | None]) -> None:
+                 reads: list[frozenset[str]], why: list[str | None],
+                 literals: list[tuple[object, ...]]) -> None:
         self.fns = fns
         self.reads = reads
+        self.literals = literals  # per term: the numbers and strings it mentions
         self.why = why
         self.free = em.free
         self.ints = list(em.ints)
@@ -504,7 +594,9 @@ def compile_predicates(terms: Sequence[z3.ExprRef], *, name: str) -> Predicates:
     reads: list[frozenset[str]] = []
     why: list[str | None] = []
     compiled: list[int] = []
+    literals: list[tuple[object, ...]] = []
     for i, term in enumerate(terms):
+        em.seen = {}
         try:
             src = em.expr(term)
             if len(src) > _MAX_SOURCE:
@@ -512,9 +604,11 @@ def compile_predicates(terms: Sequence[z3.ExprRef], *, name: str) -> Predicates:
         except Unsupported as exc:
             why.append(str(exc))
             reads.append(frozenset())
+            literals.append(())
             continue
         why.append(None)
         reads.append(frozenset(_names_in(src)))
+        literals.append(tuple(em.seen))
         compiled.append(i)
         lines += [f"def _p{i}(v):", "    try:",
                   f"        return True if {src} else False",
@@ -526,7 +620,7 @@ def compile_predicates(terms: Sequence[z3.ExprRef], *, name: str) -> Predicates:
     fns: list[Callable[[Env], bool | None] | None] = [None] * len(terms)
     for i in compiled:
         fns[i] = namespace[f"_p{i}"]  # type: ignore[call-overload]
-    return Predicates(em, fns, reads, why)
+    return Predicates(em, fns, reads, why, literals)
 
 
 _READ = re.compile(r"v\[('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\")\]")

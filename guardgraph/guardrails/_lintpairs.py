@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 __all__ = ["PairChecks"]
 
 _D = ast.Decision
-_BATCH_ROUNDS = 8
 
 
 class _Reporter(Protocol):
@@ -189,24 +188,9 @@ class PairChecks:
                     and self.states[c.index].can_pass]
         if len(blocking) < 2:
             return
-        agree: set[int] = set()  # classes that all apply and pass in one assignment
-        active = list(blocking)
-        for _ in range(_BATCH_ROUNDS):
-            if len(active) < 2:
-                break
-            verdict = self.s.check([lit for c in active for lit in (c.app, c.req)])
-            if verdict.answer is Answer.SAT:
-                agree = {c.index for c in active}
-                break
-            if verdict.answer is Answer.UNKNOWN:
-                break
-            core = self.s.core_classes(verdict)
-            if not core:
-                break
-            active.remove(core[-1])
         keys = {c.index: c.keys for c in blocking}
         for x, y in combinations(blocking, 2):
-            if {x.index, y.index} <= agree or frozenset((x.index, y.index)) in skip:
+            if frozenset((x.index, y.index)) in skip:
                 continue
             if not keys[x.index] & keys[y.index]:
                 continue  # no shared input: each passes on its own, so both can

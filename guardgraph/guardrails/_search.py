@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import random
 import re
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 
@@ -31,6 +32,7 @@ from guardgraph.guardrails._fastpath import Predicates, z3_string
 __all__ = ["Goal", "Values", "walk"]
 
 Env = dict[str, object]
+_NONE = object()  # no value to propose
 
 # Bounds that keep the search cheap next to one Z3 call (about a millisecond).
 _PROPOSALS = 6  # values tried per step
@@ -41,16 +43,41 @@ _SAMPLES_PER_REGEX = 4
 _LONGEST = 256  # the longest string made to meet a length bound
 _JUMP = 0.3  # chance that a number moves by a power of two instead of to a known value
 _RELATED = 0.25  # chance that a value is taken from another input the term reads
+_HINTED = 0.4  # chance that a value is built from the literals of the term being fixed
+_GALLOP = 0.1  # chance that a number is moved to the nearest value that makes the term hold
 
 
 class Goal:
-    """One term that must hold: ``test(env) -> bool`` and the inputs it reads."""
+    """One term that must hold: ``test(env) -> bool``, the inputs it reads, and the
+    literals it mentions (the values most likely to make it hold)."""
 
-    __slots__ = ("reads", "test")
+    __slots__ = ("_numbers", "literals", "reads", "test")
 
-    def __init__(self, test: Callable[[Env], bool], reads: Iterable[str]) -> None:
+    def __init__(self, test: Callable[[Env], bool], reads: Iterable[str],
+                 literals: Iterable[object] = ()) -> None:
         self.test = test
         self.reads = tuple(sorted(reads))
+        self.literals = tuple(literals)
+        self._numbers: list[int | Fraction] | None = None
+
+    def numbers(self) -> list[int | Fraction]:
+        """The term's numbers, their neighbours, negations, and pairwise products (a
+        bound such as ``amount / 409 < 100`` is crossed at 409 * 100)."""
+        if self._numbers is None:
+            base = [v for v in self.literals
+                    if isinstance(v, int | Fraction) and not isinstance(v, bool)]
+            out: dict[int | Fraction, None] = {}
+            for v in base:
+                out.update(dict.fromkeys((v, v + 1, v - 1, -v, -v - 1)))
+            for i, a in enumerate(base[:8]):
+                for b in base[i:8]:
+                    out.update(dict.fromkeys((a * b, a * b + 1, -a * b, -a * b - 1)))
+            self._numbers = [int(v) if isinstance(v, Fraction) and v.denominator == 1 else v
+                             for v in out]
+        return self._numbers
+
+    def strings(self) -> list[str]:
+        return [v for v in self.literals if isinstance(v, str)]
 
 
 class Values:
@@ -76,13 +103,23 @@ class Values:
         self._by_sort: dict[int, list[object]] = {}
         self._by_var: dict[str, list[object]] = {}
         self._shapes: dict[str, tuple[bool, int, int | None]] = {}
+        self._kinds: dict[str, str] = {}
 
-    def propose(self, var: str, env: Env, near: Sequence[str], rng: random.Random) -> object:
-        """A value to try for ``var``, given the current ``env`` and the other inputs
-        ``near`` that the term being fixed reads."""
+    def propose(self, var: str, env: Env, goal: Goal, rng: random.Random) -> object:
+        """A value to try for ``var``, given the current ``env`` and the term being
+        fixed (``goal``: the other inputs it reads, the literals it mentions)."""
         shape = self._shapes.get(var)
         if shape is None:
             shape = self._shape(var)
+        near = goal.reads
+        if shape[0] and rng.random() < _GALLOP:
+            found = _gallop(var, env, goal)
+            if found is not _NONE:
+                return found
+        if rng.random() < _HINTED:
+            hinted = self._hinted(var, shape, env, goal, rng)
+            if hinted is not _NONE:
+                return hinted
         roll = rng.random()
         if shape[0] and roll < _JUMP:
             # Thresholds far from every literal (n > 2 * c, a sum under a limit) are
@@ -97,6 +134,50 @@ class Values:
                 return rng.choice(related)
         options = self.of(var)
         return rng.choice(options) if options else env[var]
+
+    def _hinted(self, var: str, shape: tuple[bool, int, int | None], env: Env, goal: Goal,
+                rng: random.Random) -> object:
+        """A value for ``var`` made from ``goal``'s literals, or _NONE."""
+        if shape[0]:
+            numbers = goal.numbers()
+            return rng.choice(numbers) if numbers else _NONE
+        kind = self._kinds.get(var)
+        if kind is None:
+            kind = self._kind(var)
+        strings = goal.strings()
+        if kind == "str":
+            if not strings:
+                return _NONE
+            text = rng.choice(strings)
+            return text if rng.random() < 0.7 else text + "a"
+        if kind in ("set_str", "set_num"):
+            pool: Sequence[object] = strings if kind == "set_str" else goal.numbers()
+            mine = env[var]
+            if not pool or not isinstance(mine, frozenset):
+                return _NONE
+            item = rng.choice(pool)
+            return mine - {item} if item in mine and rng.random() < 0.5 else mine | {item}
+        if kind == "seq_num":
+            numbers = goal.numbers()
+            return (rng.choice(numbers),) if numbers else _NONE
+        return _NONE
+
+    def _kind(self, var: str) -> str:
+        sort = self.sorts[var]
+        kind = "other"
+        if isinstance(sort, z3.SeqSortRef) and sort.is_string():
+            kind = "str"
+        elif isinstance(sort, z3.ArraySortRef):
+            d = sort.domain()
+            if isinstance(d, z3.SeqSortRef) and d.is_string():
+                kind = "set_str"
+            elif d.kind() in (z3.Z3_INT_SORT, z3.Z3_REAL_SORT):
+                kind = "set_num"
+        elif isinstance(sort, z3.SeqSortRef) and sort.basis().kind() in (z3.Z3_INT_SORT,
+                                                                          z3.Z3_REAL_SORT):
+            kind = "seq_num"
+        self._kinds[var] = kind
+        return kind
 
     def _shape(self, var: str) -> tuple[bool, int, int | None]:
         """(numeric, sort id, element sort id of a set or None), cached per input."""
@@ -231,7 +312,7 @@ def walk(goals: Sequence[Goal], start: Env, values: Values, rng: random.Random,
         best_gain = -len(goals) - 1
         for _ in range(_PROPOSALS):
             var = rng.choice(target.reads)
-            value = values.propose(var, env, target.reads, rng)
+            value = values.propose(var, env, target, rng)
             old = env[var]
             if value == old:
                 continue
@@ -260,6 +341,26 @@ def walk(goals: Sequence[Goal], start: Env, values: Values, rng: random.Random,
     return env if all(holds) else None
 
 
+def _gallop(var: str, env: Env, goal: Goal) -> object:
+    """The first of the term's own numbers (and their products), else the value nearest
+    to ``var``'s current one by steps of 1, 4, 16, ... up or down, that makes ``goal``
+    hold (``amount / 641 >= 100`` is crossed in a few dozen evaluations); _NONE if none."""
+    old = env[var]
+    if not isinstance(old, int | Fraction) or isinstance(old, bool):
+        return _NONE
+    tries: list[int | Fraction] = list(goal.numbers())
+    for k in range(0, 41, 2):
+        tries += [old + 4**(k // 2), old - 4**(k // 2)]
+    try:
+        for value in tries:
+            env[var] = value
+            if _safe(goal, env):
+                return value
+    finally:
+        env[var] = old
+    return _NONE
+
+
 def _safe(goal: Goal, env: Env) -> bool:
     try:
         return goal.test(env)
@@ -277,13 +378,29 @@ def _strings(found: Predicates, rng: random.Random) -> list[str]:
     for a in affixes:
         out.update(dict.fromkeys((a + "a", "a" + a, "a" + a + "a")))
     for r in found.regexes:
-        out.update(dict.fromkeys(regex_samples(r, affixes, rng)))
+        out.update(dict.fromkeys(_cached_samples(r, tuple(affixes))))
     out["zq"] = None  # a string none of the literals equals
     strings = list(out)
     if len(strings) > _MAX_STRINGS:
         keep = strings[:_MAX_STRINGS]
         strings = keep
     return strings
+
+
+_SAMPLES: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+
+def _cached_samples(r: z3.ExprRef, hints: tuple[str, ...]) -> list[str]:
+    """``regex_samples`` once per regex and hints in a process (the tools of a large spec
+    repeat their patterns), drawn with a seed of their own so every tool gets the same."""
+    key = (r.sexpr(), hints)
+    found = _SAMPLES.get(key)
+    if found is None:
+        if len(_SAMPLES) > 4096:
+            _SAMPLES.clear()
+        seed = zlib.crc32(repr(key).encode())
+        found = _SAMPLES[key] = regex_samples(r, hints, random.Random(seed))
+    return found
 
 
 def regex_samples(r: z3.ExprRef, hints: Sequence[str], rng: random.Random) -> list[str]:

@@ -88,11 +88,24 @@ _APP, _REQ, _VIO, _OK, _DEF = range(5)
 class _Lit:
     """What an assumption literal stands for."""
 
-    formula: z3.BoolRef
+    base: tuple[z3.BoolRef, ...]  # the formula, or (applies, require) of a class
     kind: int  # _APP .. _DEF
     bit: int  # 1 << class index (0 for _DEF)
     goal: Goal | None  # None: the fast path cannot evaluate it
     reads: frozenset[str] | None  # None: unknown (not compiled)
+    _formula: z3.BoolRef | None = None
+
+    @property
+    def formula(self) -> z3.BoolRef:
+        # Built on first use: most questions never reach Z3.
+        if self._formula is None:
+            if self.kind == _VIO:
+                self._formula = z3.Not(self.base[1])
+            elif self.kind == _OK:
+                self._formula = z3.Implies(*self.base)
+            else:
+                self._formula = self.base[0]
+        return self._formula
 
 
 @dataclass(slots=True)
@@ -156,6 +169,7 @@ class ToolSession:
         self._rng = random.Random(zlib.crc32(tool.encode()) ^ 0x5EED)
         self._fns = preds.fns
         self._reads = preds.reads
+        self._literals = preds.literals
         self._lits: dict[int, _Lit] = {}
         for c in classes:
             self._add_lits(c, 2 * c.index, 2 * c.index + 1)
@@ -163,12 +177,12 @@ class ToolSession:
         self._domain: list[_Item] = []
         for i, (formula, reads) in enumerate(domain_parts):
             fn = preds.fns[base + i]
-            goal = None if fn is None else Goal(_is_true(fn), reads)
+            goal = None if fn is None else Goal(_is_true(fn), reads, preds.literals[base + i])
             self._domain.append(_Item(None, formula, reads, goal))
         self._known: list[_Known] = []
         self._solved: dict[frozenset[int], Verdict] = {}
         # How questions were decided (benchmarks/lint_scale.py --explain prints them).
-        self.stats = {"known": 0, "search": 0, "solver": 0, "solver_parts": 0}
+        self.stats = {"known": 0, "search": 0, "solver": 0}
 
     def _add_lits(self, c: RuleClass, a: int, r: int) -> None:
         fa, fr = self._fns[a], self._fns[r]
@@ -176,19 +190,20 @@ class ToolSession:
         bit = 1 << c.index
         applies, require = c.first.applies, c.first.require
         both = None if fa is None or fr is None else ra | rr
+        la, lr = self._literals[a], self._literals[r]
         self._lits[c.app.get_id()] = _Lit(
-            applies, _APP, bit, None if fa is None else Goal(_is_true(fa), ra),
+            (applies,), _APP, bit, None if fa is None else Goal(_is_true(fa), ra, la),
             None if fa is None else ra)
         self._lits[c.req.get_id()] = _Lit(
-            require, _REQ, bit, None if fr is None else Goal(_is_true(fr), rr),
+            (require,), _REQ, bit, None if fr is None else Goal(_is_true(fr), rr, lr),
             None if fr is None else rr)
         self._lits[c.vio.get_id()] = _Lit(
-            z3.Not(require), _VIO, bit, None if fr is None else Goal(_is_false(fr), rr),
+            (applies, require), _VIO, bit, None if fr is None else Goal(_is_false(fr), rr, lr),
             None if fr is None else rr)
         ok_goal = None
         if fa is not None and fr is not None:
-            ok_goal = Goal(_passes(fa, fr), ra | rr)
-        self._lits[c.ok.get_id()] = _Lit(z3.Implies(applies, require), _OK, bit, ok_goal, both)
+            ok_goal = Goal(_passes(fa, fr), ra | rr, (*la, *lr))
+        self._lits[c.ok.get_id()] = _Lit((applies, require), _OK, bit, ok_goal, both)
 
     # ------------------------------------------------------------------ public
 
@@ -200,8 +215,8 @@ class ToolSession:
                 self._consts[name] = z3.Const(name, sort)
                 self._values.sorts[name] = sort
         fn = preds.fns[0]
-        goal = None if fn is None else Goal(_is_true(fn), preds.reads[0])
-        self._lits[lit.get_id()] = _Lit(formula, _DEF, 0, goal,
+        goal = None if fn is None else Goal(_is_true(fn), preds.reads[0], preds.literals[0])
+        self._lits[lit.get_id()] = _Lit((formula,), _DEF, 0, goal,
                                         None if fn is None else preds.reads[0])
 
     def check(self, assumptions: Sequence[z3.BoolRef]) -> Verdict:
@@ -366,7 +381,6 @@ class ToolSession:
                  for a, lit in zip(assumptions, lits, strict=True)]
         items += self._domain
         env = self._filled(start)
-        self.stats["solver"] += 1
         unknown: Verdict | None = None
         for part in _split(items):
             key = frozenset(item.formula.get_id() for item in part)
@@ -399,13 +413,12 @@ class ToolSession:
             found = walk([g for g in goals if g is not None], env, self._values, self._rng,
                          _STEPS)
             if found is not None:
+                self.stats["search"] += 1
                 names = {n for item in part for n in item.reads or ()}
                 return Verdict(answer=Answer.SAT, env={n: found[n] for n in names})
         verdict = self._z3(part)
         if verdict.answer is Answer.SAT and verdict.env is not None:
             verdict = Verdict(answer=Answer.SAT, env=self._shrink(part, verdict.env, env))
-        elif verdict.answer is Answer.UNSAT and len(verdict.core) > 2:
-            verdict = self._minimize(part, verdict, env)
         return verdict
 
     def _shrink(self, part: list[_Item], found: Mapping[str, object], env: Env) -> Env:
@@ -432,30 +445,8 @@ class ToolSession:
             self._values.learn(name, value)
         return shrunk
 
-    def _minimize(self, part: list[_Item], verdict: Verdict, env: Env) -> Verdict:
-        """A core with no literal to spare: each one is dropped in turn and kept out when
-        the rest is still unsat (Z3's own core minimisation costs several solver calls
-        per core; here most trials are shown sat by the search in microseconds)."""
-        core = list(verdict.core)
-        by_id = {item.assumption.get_id(): item for item in part if item.assumption is not None}
-        domain = [item for item in part if item.assumption is None]
-        for lit in list(core):
-            if len(core) <= 1 or lit not in core:
-                continue
-            rest = [c for c in core if not c.eq(lit)]
-            trial = [by_id[c.get_id()] for c in rest if c.get_id() in by_id] + domain
-            goals = [item.goal for item in trial]
-            if all(g is not None for g in goals) and walk(
-                    [g for g in goals if g is not None], env, self._values, self._rng,
-                    _STEPS) is not None:
-                continue
-            again = self._z3(trial)
-            if again.answer is Answer.UNSAT:
-                core = list(again.core)
-        return Verdict(answer=Answer.UNSAT, core=tuple(core))
-
     def _z3(self, part: Sequence[_Item]) -> Verdict:
-        self.stats["solver_parts"] += 1
+        self.stats["solver"] += 1
         solver = self._solver()
         assumptions = []
         for item in part:
