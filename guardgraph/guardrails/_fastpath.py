@@ -415,17 +415,17 @@ class _C:
     """Z3's C functions without the error check the Python bindings run after each
     call (taken from those bindings, which keep the raw function beside the check)."""
 
-    Z3_get_ast_kind = z3.Z3_get_ast_kind.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_app_decl = z3.Z3_get_app_decl.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_decl_kind = z3.Z3_get_decl_kind.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_app_num_args = z3.Z3_get_app_num_args.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_app_arg = z3.Z3_get_app_arg.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_decl_name = z3.Z3_get_decl_name.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_symbol_string = z3.Z3_get_symbol_string.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_is_string = z3.Z3_is_string.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_sort = z3.Z3_get_sort.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_sort_kind = z3.Z3_get_sort_kind.__defaults__[-1].f  # type: ignore[union-attr]
-    Z3_get_numeral_string = z3.Z3_get_numeral_string.__defaults__[-1].f  # type: ignore[union-attr]
+    Z3_get_ast_kind = z3.Z3_get_ast_kind.__defaults__[-1].f
+    Z3_get_app_decl = z3.Z3_get_app_decl.__defaults__[-1].f
+    Z3_get_decl_kind = z3.Z3_get_decl_kind.__defaults__[-1].f
+    Z3_get_app_num_args = z3.Z3_get_app_num_args.__defaults__[-1].f
+    Z3_get_app_arg = z3.Z3_get_app_arg.__defaults__[-1].f
+    Z3_get_decl_name = z3.Z3_get_decl_name.__defaults__[-1].f
+    Z3_get_symbol_string = z3.Z3_get_symbol_string.__defaults__[-1].f
+    Z3_is_string = z3.Z3_is_string.__defaults__[-1].f
+    Z3_get_sort = z3.Z3_get_sort.__defaults__[-1].f
+    Z3_get_sort_kind = z3.Z3_get_sort_kind.__defaults__[-1].f
+    Z3_get_numeral_string = z3.Z3_get_numeral_string.__defaults__[-1].f
 
 
 def _raw_string(ref: Any, a: Any) -> str:
