@@ -2,6 +2,10 @@
 
 Each verb lives in ``guardgraph/_cli/<area>.py`` and registers itself here. stdout carries
 data, stderr carries messages; no Python traceback ever reaches the user.
+
+Start-up stays light: the verb modules import only typer and the standard library at
+module level; a verb imports the spec front end, Z3, the guard or the audit log (and rich)
+when it runs, so `guardgraph lint` never loads the audit log or OpenTelemetry.
 """
 
 from __future__ import annotations

@@ -5,23 +5,22 @@ stdout carries data (a report, a proof), stderr carries messages. Exit codes: 0 
 ever reaches the user.
 """
 
-from __future__ import annotations
-
 import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
-from guardgraph import audit
-from guardgraph.audit.log import key_paths
 from guardgraph.errors import AuditVerificationError, GuardgraphError
+
+if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up
+    from rich.console import Console
+
+    from guardgraph import audit
 
 __all__ = ["audit_app"]
 
@@ -46,11 +45,15 @@ KeyOpt = Annotated[
 ]
 
 
-def _err() -> Console:
+def _err() -> "Console":
+    from rich.console import Console
+
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
+    from rich.markup import escape
+
     err = _err()
     err.print(f"error: {escape(message)}")
     if hint:
@@ -59,6 +62,8 @@ def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
 
 
 def _failed(exc: AuditVerificationError, fmt: Format) -> NoReturn:
+    from rich.markup import escape
+
     if fmt is Format.JSON:
         doc = {"ok": False, "code": exc.code, "seq": exc.seq, "record_id": exc.record_id,
                "reason": exc.reason}
@@ -72,7 +77,9 @@ def _is_file_db(target: str) -> bool:
 
 
 @contextmanager
-def _opened(target: str) -> Iterator[audit.AuditStore]:
+def _opened(target: str) -> "Iterator[audit.AuditStore]":
+    from guardgraph import audit
+
     if _is_file_db(target) and not Path(target.removeprefix("sqlite:///")).is_file():
         _fail(f"no audit log at {target}", hint="check the path, or pass sqlite:///PATH")
     try:
@@ -85,7 +92,10 @@ def _opened(target: str) -> Iterator[audit.AuditStore]:
         store.close()
 
 
-def _keys(target: str, given: list[str] | None) -> list[audit.Verifier] | None:
+def _keys(target: str, given: list[str] | None) -> "list[audit.Verifier] | None":
+    from guardgraph import audit
+    from guardgraph.audit.log import key_paths
+
     try:
         if given:
             return [audit.load_verifier(k) for k in given]
@@ -98,7 +108,9 @@ def _keys(target: str, given: list[str] | None) -> list[audit.Verifier] | None:
     return None
 
 
-def _read_note(path: str) -> audit.SignedCheckpoint:
+def _read_note(path: str) -> "audit.SignedCheckpoint":
+    from guardgraph import audit
+
     try:
         return audit.SignedCheckpoint.parse(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
@@ -130,6 +142,9 @@ def verify_cmd(
 
     Exits 1 and names the first bad record on any edit, deletion, insertion or reordering.
     """
+    from guardgraph import audit
+    from guardgraph.audit.log import key_paths
+
     if _is_file_db(db) and not Path(db.removeprefix("sqlite:///")).is_file():
         _fail(f"no audit log at {db}", hint="check the path, or pass sqlite:///PATH")
     keys = None if skip_signatures else _keys(db, public_key)
@@ -197,6 +212,8 @@ def prove_cmd(
 ) -> None:
     """Print an inclusion proof for one record, or a consistency proof (JSON), that
     `guardgraph audit check-proof` verifies without the log."""
+    from guardgraph import audit
+
     if (record_id is None) == (consistency is None):
         _fail("give either RECORD_ID or --consistency OLD_SIZE NEW_SIZE",
               hint="guardgraph audit prove DB RECORD_ID [--size N]")
@@ -225,6 +242,8 @@ def check_proof_cmd(
     fmt: FormatOpt = Format.TEXT,
 ) -> None:
     """Verify a proof offline, against its signed checkpoint and the log's public key."""
+    from guardgraph import audit
+
     if not public_key:
         _fail("check-proof needs the log's public key",
               hint="pass --public-key KEY or --public-key DB.pub")
@@ -268,6 +287,9 @@ def checkpoint_cmd(
     ] = None,
 ) -> None:
     """Sign the current tree head with the log's key and print the signed note."""
+    from guardgraph import audit
+    from guardgraph.audit.log import key_paths
+
     file_db = _is_file_db(db)
     if not file_db and key is None:
         _fail("signing a PostgreSQL log needs its private key", hint="pass --key FILE")

@@ -5,8 +5,6 @@ report), stderr carries messages; exit 0 on success, 1 when the log does not ver
 2 on bad input (unknown record, bad time, missing database).
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -15,17 +13,17 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-from rich.tree import Tree
 
-from guardgraph import audit
-from guardgraph.audit.log import key_paths
 from guardgraph.errors import GuardgraphError
+
+if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up
+    from rich.console import Console
+    from rich.tree import Tree
+
+    from guardgraph import audit
 
 __all__ = ["register"]
 
@@ -51,6 +49,9 @@ DbArg = Annotated[str, typer.Argument(help="Audit store: a SQLite path, sqlite:/
 
 
 def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
+    from rich.console import Console
+    from rich.markup import escape
+
     err = Console(stderr=True, highlight=False)
     err.print(f"error: {escape(message)}", soft_wrap=True)
     if hint:
@@ -59,7 +60,9 @@ def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
 
 
 @contextmanager
-def _store(target: str, *, must_exist: bool = True) -> Iterator[audit.AuditStore]:
+def _store(target: str, *, must_exist: bool = True) -> "Iterator[audit.AuditStore]":
+    from guardgraph import audit
+
     if must_exist and "://" not in target and target != "memory:":
         path = Path(target.removeprefix("sqlite:///"))
         if not path.is_file():
@@ -75,7 +78,9 @@ def _store(target: str, *, must_exist: bool = True) -> Iterator[audit.AuditStore
         store.close()
 
 
-def _stdout() -> Console:
+def _stdout() -> "Console":
+    from rich.console import Console
+
     console = Console(highlight=False)
     if console.is_terminal or os.environ.get("COLUMNS"):
         return console
@@ -86,6 +91,8 @@ def _stdout() -> Console:
 def _time(value: str | None, option: str) -> datetime | None:
     if value is None:
         return None
+    from guardgraph import audit
+
     try:
         return audit.parse_timestamp(value)
     except ValueError as exc:
@@ -126,6 +133,12 @@ def query(
         QueryFormat.TABLE),
 ) -> None:
     """Filter the audit log; print a table or JSON Lines (one record per line)."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from guardgraph import audit
+
     event_kind = None
     if kind is not None:
         try:
@@ -177,6 +190,7 @@ def trace(
     max_depth: Annotated[int, typer.Option(min=1, help="Stop after this many levels.")] = 64,
 ) -> None:
     """Show the provenance tree of a record: what led to it, back to the task."""
+    from guardgraph import audit
 
     def run() -> None:
         with _store(db) as store:
@@ -190,9 +204,11 @@ def trace(
     _guarded(run)
 
 
-def _resolve(store: audit.AuditStore, ref: str) -> str:
+def _resolve(store: "audit.AuditStore", ref: str) -> str:
     """A record named by its id, its sequence number, or a unique prefix of its id (the
     8 characters `audit query` shows)."""
+    from guardgraph import audit
+
     if store.get(ref) is not None:
         return ref
     if ref.isdigit():
@@ -207,7 +223,12 @@ def _resolve(store: audit.AuditStore, ref: str) -> str:
     return ref  # trace_provenance names the missing record
 
 
-def _rich_tree(root: audit.ProvenanceNode) -> Tree:
+def _rich_tree(root: "audit.ProvenanceNode") -> "Tree":
+    from rich.markup import escape
+    from rich.tree import Tree
+
+    from guardgraph import audit
+
     def label(node: audit.ProvenanceNode) -> str:
         text = escape(audit.node_label(node))
         record = node.record
@@ -246,6 +267,10 @@ def report(
     title: Annotated[str, typer.Option(help="Report title.")] = "guardgraph audit report",
 ) -> None:
     """Render a self-contained compliance report (HTML, Markdown or JSON)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from guardgraph import audit
 
     def run() -> None:
         with _store(db) as store:
@@ -272,7 +297,9 @@ def report(
     _guarded(run)
 
 
-def _write_report(data: audit.ReportData, fmt: ReportFormat, stream: TextIO) -> None:
+def _write_report(data: "audit.ReportData", fmt: ReportFormat, stream: TextIO) -> None:
+    from guardgraph import audit
+
     if fmt is ReportFormat.HTML:
         audit.write_html(data, stream)
     elif fmt is ReportFormat.MD:
@@ -282,7 +309,10 @@ def _write_report(data: audit.ReportData, fmt: ReportFormat, stream: TextIO) -> 
         stream.write("\n")
 
 
-def _verifiers(db: str, paths: list[Path]) -> list[audit.Verifier] | None:
+def _verifiers(db: str, paths: list[Path]) -> "list[audit.Verifier] | None":
+    from guardgraph import audit
+    from guardgraph.audit.log import key_paths
+
     # Without --public-key, a file log's own `<db>.pub` (written beside it) is used, as
     # `audit verify` does; with neither, signatures go unchecked and the report says so.
     if not paths and "://" not in db.replace("sqlite:///", "") and db != "memory:":
@@ -302,6 +332,10 @@ def generate(
     batch: Annotated[int, typer.Option(min=1, help="Records per append.")] = 2000,
 ) -> None:
     """Write a seeded, realistic log of agent sessions (for demos, tests, benchmarks)."""
+    from rich.console import Console
+    from rich.markup import escape
+
+    from guardgraph import audit
 
     def run() -> None:
         events = audit.generate_sessions(sessions, seed=seed, attack_rate=attack_rate,

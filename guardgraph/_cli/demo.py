@@ -6,8 +6,6 @@ a signed SQLite audit log (with provenance links), and verifies that log. No net
 API key, no server.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys

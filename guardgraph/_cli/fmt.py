@@ -6,8 +6,6 @@ carries messages and diagnostics. Exit codes: 0 done (nothing to change, for
 options are wrong.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -15,12 +13,12 @@ import tempfile
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from guardgraph.specs import Diagnostic, format_spec, parse, render_human
-from guardgraph.specs._render import diagnostic_dict
+if TYPE_CHECKING:  # the spec front end is imported when the verb runs, not at start-up
+    from guardgraph.specs import Diagnostic
 
 __all__ = ["register"]
 
@@ -41,7 +39,7 @@ class _Result:
     path: str
     status: _Status
     text: str | None = None
-    diagnostics: tuple[Diagnostic, ...] = ()
+    diagnostics: tuple["Diagnostic", ...] = ()
 
 
 def _color(stream: object) -> bool:
@@ -89,6 +87,8 @@ def _write(path: str, text: str) -> None:
 
 
 def _format_one(path: str, source: str, *, write: bool, check: bool) -> _Result:
+    from guardgraph.specs import format_spec, parse
+
     spec, diags = parse(source, path=path)
     if spec is None:
         return _Result(path=path, status=_Status.ERROR, diagnostics=diags)
@@ -135,6 +135,8 @@ def fmt(
 
 
 def _emit_json(results: list[_Result], *, write: bool, check: bool) -> None:
+    from guardgraph.specs._render import diagnostic_dict
+
     files: list[dict[str, object]] = []
     for r in results:
         entry: dict[str, object] = {"path": r.path, "status": r.status.value}
@@ -148,6 +150,8 @@ def _emit_json(results: list[_Result], *, write: bool, check: bool) -> None:
 def _emit_human(
     results: list[_Result], sources: dict[str, str], *, write: bool, check: bool
 ) -> None:
+    from guardgraph.specs import render_human
+
     color = _color(sys.stderr)
     for r in results:
         if r.diagnostics:

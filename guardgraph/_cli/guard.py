@@ -10,8 +10,6 @@ does not load, a malformed facts file (GG411) or trace line (GG410, with its lin
 number); 70 internal error.
 """
 
-from __future__ import annotations
-
 import json
 import os
 import sys
@@ -20,15 +18,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-
-from guardgraph.guardrails.trace import (
-    TraceError,
-    TraceResult,
-    TraceUserMessage,
-    action_of,
-    parse_trace_line,
-    session_of,
-)
 
 __all__ = ["register"]
 
@@ -67,6 +56,14 @@ def check_trace(
     """Check every tool call of recorded sessions against the specs."""
     from guardgraph.guardrails import Guard, GuardError, InMemoryStore
     from guardgraph.guardrails.guard import load_specs
+    from guardgraph.guardrails.trace import (
+        TraceError,
+        TraceResult,
+        TraceUserMessage,
+        action_of,
+        parse_trace_line,
+        session_of,
+    )
     from guardgraph.specs import render_human
 
     if format not in ("json", "table"):

@@ -7,20 +7,18 @@ diff exit codes: 0 the versions provably agree, 1 they differ (or the solver cou
 decide for some tool), 2 a file cannot be read or does not load.
 """
 
-from __future__ import annotations
-
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from guardgraph.errors import GuardgraphError
-from guardgraph.guardrails import diff as spec_diff
-from guardgraph.guardrails import lint as spec_lint
-from guardgraph.specs import Diagnostic, Severity, render_concise, render_human, render_json
-from guardgraph.specs._loader import LoadResult, load_file
+
+if TYPE_CHECKING:  # the spec front end and Z3 are imported when a verb runs
+    from guardgraph.specs import Diagnostic
+    from guardgraph.specs._loader import LoadResult
 
 __all__ = ["register"]
 
@@ -58,7 +56,9 @@ def _check_path(path: str) -> None:
         raise _fail(f"{path}: is a directory", "pass the .spec files themselves")
 
 
-def _load(path: str) -> LoadResult:
+def _load(path: str) -> "LoadResult":
+    from guardgraph.specs._loader import load_file
+
     _check_path(path)
     return load_file(path)
 
@@ -80,6 +80,9 @@ def lint_command(
 ) -> None:
     """Find rules that never pass, never apply, block a tool, repeat or contradict each
     other, unreachable repairs and unused declarations; each with a concrete witness."""
+    from guardgraph.guardrails.lint import lint as spec_lint
+    from guardgraph.specs import Severity, render_concise, render_human, render_json
+
     diags: list[Diagnostic] = []
     sources: dict[str, str] = {}
     for path in files:
@@ -124,6 +127,9 @@ def diff_command(
 ) -> None:
     """Per tool: does the new version narrow, widen or change what is allowed? With
     example actions each way, or a proof that the versions agree."""
+    from guardgraph.guardrails.diff import diff as spec_diff
+    from guardgraph.specs import render_human
+
     loaded = [_load(old), _load(new)]
     for load in loaded:
         if load.spec is None:

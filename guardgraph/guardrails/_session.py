@@ -181,7 +181,7 @@ class ToolSession:
             self._domain.append(_Item(None, formula, reads, goal))
         self._known: list[_Known] = []
         self._solved: dict[frozenset[int], Verdict] = {}
-        # How questions were decided (benchmarks/lint_scale.py --explain prints them).
+        # How questions were decided: by a known witness, by search, by Z3.
         self.stats = {"known": 0, "search": 0, "solver": 0}
 
     def _add_lits(self, c: RuleClass, a: int, r: int) -> None:

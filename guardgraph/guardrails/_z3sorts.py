@@ -313,24 +313,68 @@ def _array_set(value: z3.ExprRef) -> object:
     while z3.is_store(node):
         members.setdefault(python_value(node.arg(1)), z3.is_true(node.arg(2)))
         node = node.arg(0)
+    base: frozenset[object] | AllExcept | None = None
     if z3.is_K(node):
-        if z3.is_true(node.arg(0)):
-            return AllExcept(excluded=frozenset(k for k, v in members.items() if not v))
-        return frozenset(k for k, v in members.items() if v)
-    if z3.is_quantifier(node) and node.is_lambda():
-        out: list[object] = []
-        stack = [node.body()]
-        while stack:
-            e = stack.pop()
-            if z3.is_or(e):
-                stack.extend(e.children())
-            elif z3.is_eq(e):
-                out.append(python_value(e.arg(1) if z3.is_var(e.arg(0)) else e.arg(0)))
-            elif not z3.is_false(e):
-                break
-        else:
-            return frozenset(out)
-    raise CompileError(f"cannot read a set value from {value}")
+        base = AllExcept(excluded=frozenset()) if z3.is_true(node.arg(0)) else frozenset()
+    elif z3.is_quantifier(node) and node.is_lambda():
+        base = _lambda_set(node.body())
+    if base is None:
+        raise CompileError(f"cannot read a set value from {value}")
+    inside = {k for k, v in members.items() if v}
+    outside = {k for k, v in members.items() if not v}
+    if isinstance(base, AllExcept):
+        return AllExcept(excluded=frozenset((base.excluded - inside) | outside))
+    return frozenset((base | inside) - outside)
+
+
+def _lambda_set(body: z3.ExprRef) -> frozenset[object] | AllExcept | None:
+    """The set a model's ``lambda x: body`` describes, when ``body`` is built from
+    ``x == value`` with not / and / or (finite or co-finite); None otherwise."""
+    if z3.is_false(body):
+        return frozenset()
+    if z3.is_true(body):
+        return AllExcept(excluded=frozenset())
+    if z3.is_eq(body) and (z3.is_var(body.arg(0)) or z3.is_var(body.arg(1))):
+        other = body.arg(1) if z3.is_var(body.arg(0)) else body.arg(0)
+        return frozenset((python_value(other),))
+    if z3.is_not(body):
+        inner = _lambda_set(body.arg(0))
+        if inner is None:
+            return None
+        if isinstance(inner, AllExcept):
+            return frozenset(inner.excluded)
+        return AllExcept(excluded=inner)
+    if z3.is_or(body) or z3.is_and(body):
+        parts = [_lambda_set(c) for c in body.children()]
+        if any(p is None for p in parts):
+            return None
+        result = parts[0]
+        for p in parts[1:]:
+            result = _union(result, p) if z3.is_or(body) else _meet(result, p)  # type: ignore[arg-type]
+        return result
+    return None
+
+
+def _union(a: frozenset[object] | AllExcept, b: frozenset[object] | AllExcept,
+           ) -> frozenset[object] | AllExcept:
+    if isinstance(a, AllExcept) and isinstance(b, AllExcept):
+        return AllExcept(excluded=a.excluded & b.excluded)
+    if isinstance(a, AllExcept):
+        return AllExcept(excluded=a.excluded - b)  # type: ignore[operator]
+    if isinstance(b, AllExcept):
+        return AllExcept(excluded=b.excluded - a)
+    return a | b
+
+
+def _meet(a: frozenset[object] | AllExcept, b: frozenset[object] | AllExcept,
+          ) -> frozenset[object] | AllExcept:
+    if isinstance(a, AllExcept) and isinstance(b, AllExcept):
+        return AllExcept(excluded=a.excluded | b.excluded)
+    if isinstance(a, AllExcept):
+        return frozenset(b - a.excluded)  # type: ignore[operator]
+    if isinstance(b, AllExcept):
+        return frozenset(a - b.excluded)
+    return a & b
 
 
 def _exact(value: object) -> Fraction | None:
