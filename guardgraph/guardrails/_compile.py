@@ -171,6 +171,10 @@ class CompiledPolicy:
         """The input whose free constant is ``const``."""
         return self._table.by_const(const)
 
+    def enum_values(self, type: ast.TypeExpr) -> tuple[str, ...] | None:
+        """The values of an enum type (also through ``?``), else None."""
+        return self._sorts.enum_values(type)
+
     def zero(self, type: ast.TypeExpr) -> z3.ExprRef:
         """The value an absent optional argument reads as."""
         return self._sorts.zero(type)

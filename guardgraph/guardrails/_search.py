@@ -44,7 +44,6 @@ _LONGEST = 256  # the longest string made to meet a length bound
 _JUMP = 0.3  # chance that a number moves by a power of two instead of to a known value
 _RELATED = 0.25  # chance that a value is taken from another input the term reads
 _HINTED = 0.4  # chance that a value is built from the literals of the term being fixed
-_GALLOP = 0.1  # chance that a number is moved to the nearest value that makes the term hold
 
 
 class Goal:
@@ -104,6 +103,7 @@ class Values:
         self._by_var: dict[str, list[object]] = {}
         self._shapes: dict[str, tuple[bool, int, int | None]] = {}
         self._kinds: dict[str, str] = {}
+        self._fixed: set[str] = set()
 
     def propose(self, var: str, env: Env, goal: Goal, rng: random.Random) -> object:
         """A value to try for ``var``, given the current ``env`` and the term being
@@ -112,10 +112,8 @@ class Values:
         if shape is None:
             shape = self._shape(var)
         near = goal.reads
-        if shape[0] and rng.random() < _GALLOP:
-            found = _gallop(var, env, goal)
-            if found is not _NONE:
-                return found
+        if var in self._fixed:
+            return rng.choice(self._by_var[var])
         if rng.random() < _HINTED:
             hinted = self._hinted(var, shape, env, goal, rng)
             if hinted is not _NONE:
@@ -229,10 +227,15 @@ class Values:
             return values
         return [*values, *(s * 2**k for k in range(41) for s in (1, -1))]
 
+    def only(self, var: str, values: list[object]) -> None:
+        """``var`` takes one of ``values`` and nothing else (an enum's values)."""
+        self._by_var[var] = values
+        self._fixed.add(var)
+
     def learn(self, var: str, value: object) -> None:
         """Remember a value a Z3 model gave ``var``: the next search may need it again."""
         values = self.of(var)
-        if value not in values:
+        if value not in values and var not in self._fixed:
             values.append(value)
 
     def first(self, var: str) -> object:
@@ -339,26 +342,6 @@ def walk(goals: Sequence[Goal], start: Env, values: Values, rng: random.Random,
         for j, new in changes:
             holds[j] = new
     return env if all(holds) else None
-
-
-def _gallop(var: str, env: Env, goal: Goal) -> object:
-    """The first of the term's own numbers (and their products), else the value nearest
-    to ``var``'s current one by steps of 1, 4, 16, ... up or down, that makes ``goal``
-    hold (``amount / 641 >= 100`` is crossed in a few dozen evaluations); _NONE if none."""
-    old = env[var]
-    if not isinstance(old, int | Fraction) or isinstance(old, bool):
-        return _NONE
-    tries: list[int | Fraction] = list(goal.numbers())
-    for k in range(0, 41, 2):
-        tries += [old + 4**(k // 2), old - 4**(k // 2)]
-    try:
-        for value in tries:
-            env[var] = value
-            if _safe(goal, env):
-                return value
-    finally:
-        env[var] = old
-    return _NONE
 
 
 def _safe(goal: Goal, env: Env) -> bool:

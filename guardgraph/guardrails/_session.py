@@ -166,6 +166,11 @@ class ToolSession:
             self._consts.setdefault(inp.key, inp.const)
         self._values = Values({n: c.sort() for n, c in self._consts.items()}, preds,
                               seed=zlib.crc32(tool.encode()))
+        for name in self._consts:
+            known = policy.inputs.get(name)
+            enum = policy.enum_values(known.type) if known is not None else None
+            if enum:
+                self._values.only(name, list(enum))  # an enum input takes nothing else
         self._rng = random.Random(zlib.crc32(tool.encode()) ^ 0x5EED)
         self._fns = preds.fns
         self._reads = preds.reads
@@ -395,7 +400,12 @@ class ToolSession:
             elif verdict.env is not None:
                 env.update(verdict.env)
         if unknown is not None:
-            return unknown
+            # Z3's quantifier instantiation is heuristic: a part it cannot decide on its
+            # own may be decided within the whole question.
+            whole = self._z3(items)
+            if whole.answer is Answer.SAT and whole.env is not None:
+                return Verdict(answer=Answer.SAT, env={**env, **whole.env})
+            return whole if whole.answer is Answer.UNSAT else unknown
         if all(item.goal is not None and item.goal.test(env) for item in items):
             return Verdict(answer=Answer.SAT, env=self._remember(env).env)
         # The parts' values do not add up under the fast path (a co-finite set, say):
