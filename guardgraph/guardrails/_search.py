@@ -19,6 +19,7 @@ witness, never a guess.
 
 from __future__ import annotations
 
+import math
 import random
 import re
 import zlib
@@ -40,6 +41,7 @@ _NOISE = 0.15  # chance of a random move among those that fix the chosen term
 _PATIENCE = 12  # moves without getting closer before the search gives up
 _MAX_STRINGS = 64
 _SAMPLES_PER_REGEX = 4
+_MAX_EXTRA_ROUNDS = 64  # rounds of a regex repetition beyond its minimum
 _LONGEST = 256  # the longest string made to meet a length bound
 _JUMP = 0.3  # chance that a number moves by a power of two instead of to a known value
 _RELATED = 0.25  # chance that a value is taken from another input the term reads
@@ -50,7 +52,7 @@ class Goal:
     """One term that must hold: ``test(env) -> bool``, the inputs it reads, and the
     literals it mentions (the values most likely to make it hold)."""
 
-    __slots__ = ("_numbers", "literals", "reads", "test")
+    __slots__ = ("_integers", "_numbers", "literals", "reads", "test")
 
     def __init__(self, test: Callable[[Env], bool], reads: Iterable[str],
                  literals: Iterable[object] = ()) -> None:
@@ -58,6 +60,19 @@ class Goal:
         self.reads = tuple(sorted(reads))
         self.literals = tuple(literals)
         self._numbers: list[int | Fraction] | None = None
+        self._integers: list[int] | None = None
+
+    def integers(self) -> list[int]:
+        """``numbers()`` for an integer input: each fraction by its floor and ceiling."""
+        if self._integers is None:
+            out: dict[int, None] = {}
+            for v in self.numbers():
+                if isinstance(v, int):
+                    out[v] = None
+                else:
+                    out.update(dict.fromkeys((math.floor(v), math.ceil(v))))
+            self._integers = list(out)
+        return self._integers
 
     def numbers(self) -> list[int | Fraction]:
         """The term's numbers, their neighbours, negations, and pairwise products (a
@@ -136,44 +151,46 @@ class Values:
     def _hinted(self, var: str, shape: tuple[bool, int, int | None], env: Env, goal: Goal,
                 rng: random.Random) -> object:
         """A value for ``var`` made from ``goal``'s literals, or _NONE."""
-        if shape[0]:
-            numbers = goal.numbers()
-            return rng.choice(numbers) if numbers else _NONE
         kind = self._kinds.get(var)
         if kind is None:
             kind = self._kind(var)
+        # An Int input (or an Int element) takes only integers: a fraction the fast path
+        # would happily compare is not a value of its sort.
+        if shape[0]:
+            numbers: Sequence[object] = goal.integers() if kind == "int" else goal.numbers()
+            return rng.choice(numbers) if numbers else _NONE
         strings = goal.strings()
         if kind == "str":
             if not strings:
                 return _NONE
             text = rng.choice(strings)
             return text if rng.random() < 0.7 else text + "a"
-        if kind in ("set_str", "set_num"):
-            pool: Sequence[object] = strings if kind == "set_str" else goal.numbers()
+        if kind in ("set_str", "set_int", "set_real"):
+            pool: Sequence[object] = (strings if kind == "set_str" else goal.integers()
+                                      if kind == "set_int" else goal.numbers())
             mine = env[var]
             if not pool or not isinstance(mine, frozenset):
                 return _NONE
             item = rng.choice(pool)
             return mine - {item} if item in mine and rng.random() < 0.5 else mine | {item}
-        if kind == "seq_num":
-            numbers = goal.numbers()
+        if kind in ("seq_int", "seq_real"):
+            numbers = goal.integers() if kind == "seq_int" else goal.numbers()
             return (rng.choice(numbers),) if numbers else _NONE
         return _NONE
 
     def _kind(self, var: str) -> str:
         sort = self.sorts[var]
-        kind = "other"
+        kind = _number_kind(sort) or "other"
         if isinstance(sort, z3.SeqSortRef) and sort.is_string():
             kind = "str"
         elif isinstance(sort, z3.ArraySortRef):
             d = sort.domain()
             if isinstance(d, z3.SeqSortRef) and d.is_string():
                 kind = "set_str"
-            elif d.kind() in (z3.Z3_INT_SORT, z3.Z3_REAL_SORT):
-                kind = "set_num"
-        elif isinstance(sort, z3.SeqSortRef) and sort.basis().kind() in (z3.Z3_INT_SORT,
-                                                                          z3.Z3_REAL_SORT):
-            kind = "seq_num"
+            elif _number_kind(d):
+                kind = f"set_{_number_kind(d)}"
+        elif isinstance(sort, z3.SeqSortRef) and _number_kind(sort.basis()):
+            kind = f"seq_{_number_kind(sort.basis())}"
         self._kinds[var] = kind
         return kind
 
@@ -283,6 +300,11 @@ class Values:
                 uniq.append(v)
         self._by_sort[key] = uniq
         return uniq
+
+
+def _number_kind(sort: z3.SortRef) -> str | None:
+    kind = sort.kind()
+    return "int" if kind == z3.Z3_INT_SORT else "real" if kind == z3.Z3_REAL_SORT else None
 
 
 def walk(goals: Sequence[Goal], start: Env, values: Values, rng: random.Random,
@@ -411,8 +433,11 @@ class _Pick:
         self.rng = rng
         self.out: list[str] = []
 
+    def length(self) -> int:
+        return sum(map(len, self.out))
+
     def want(self) -> str | None:
-        pos = len("".join(self.out))
+        pos = self.length()
         return self.hint[pos] if pos < len(self.hint) else None
 
     def char(self, allowed: Callable[[str], bool], default: str) -> bool:
@@ -454,24 +479,31 @@ def _emit(r: z3.ExprRef, pick: _Pick, depth: int) -> bool:
         first = order[0] if wanted and _may_start(order[0], wanted) else pick.rng.choice(kids)
         return _emit(first, pick, depth + 1)
     if k in (z3.Z3_OP_RE_STAR, z3.Z3_OP_RE_PLUS, z3.Z3_OP_RE_OPTION, z3.Z3_OP_RE_LOOP):
-        lo, hi = {z3.Z3_OP_RE_STAR: (0, 2), z3.Z3_OP_RE_PLUS: (1, 2),
-                  z3.Z3_OP_RE_OPTION: (0, 1)}.get(k, (0, 0))
+        lo, hi = {z3.Z3_OP_RE_STAR: (0, None), z3.Z3_OP_RE_PLUS: (1, None),
+                  z3.Z3_OP_RE_OPTION: (0, 1)}.get(k, (0, None))
         if k == z3.Z3_OP_RE_LOOP:
             params = r.decl().params()
             lo = int(params[0]) if params else 0
-            hi = int(params[1]) if len(params) > 1 else lo + 1
-            hi = min(hi, lo + 1)
-        wanted = pick.want()
-        times = lo
-        # Follow the hint as long as the body can produce its next character.
-        while times < hi and ((wanted is None and pick.rng.random() < 0.5)
-                              or (wanted is not None and _may_start(r.arg(0), wanted))):
-            times += 1
+            hi = int(params[1]) if len(params) > 1 else None
+        body = r.arg(0)
         start = len(pick.out)
-        for _ in range(times):
-            if not _emit(r.arg(0), pick, depth + 1):
+        times = 0
+        while times < lo + _MAX_EXTRA_ROUNDS and (hi is None or times < hi):
+            if times >= lo:
+                # Past the minimum: go on while the hint wants a character the body can
+                # start with, or (no hint left) now and then, for variety.
+                wanted = pick.want()
+                if wanted is not None and not _may_start(body, wanted):
+                    break
+                if wanted is None and (times > lo or pick.rng.random() < 0.5):
+                    break
+            before = pick.length()
+            if not _emit(body, pick, depth + 1):
                 del pick.out[start:]
                 return False
+            times += 1
+            if times >= lo and pick.length() == before:
+                break  # the body matched the empty string: more rounds add nothing
         return True
     if k == z3.Z3_OP_RE_FULL_SET:
         return True

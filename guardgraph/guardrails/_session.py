@@ -185,7 +185,7 @@ class ToolSession:
             goal = None if fn is None else Goal(_is_true(fn), reads, preds.literals[base + i])
             self._domain.append(_Item(None, formula, reads, goal))
         self._known: list[_Known] = []
-        self._solved: dict[frozenset[int], Verdict] = {}
+        self._solved: dict[frozenset[tuple[int, int]], Verdict] = {}
         # How questions were decided: by a known witness, by search, by Z3.
         self.stats = {"known": 0, "search": 0, "solver": 0}
 
@@ -388,7 +388,9 @@ class ToolSession:
         env = self._filled(start)
         unknown: Verdict | None = None
         for part in _split(items):
-            key = frozenset(item.formula.get_id() for item in part)
+            # Keyed by literal and formula: an unsat core names the question's literals.
+            key = frozenset((item.assumption.get_id() if item.assumption is not None else -1,
+                             item.formula.get_id()) for item in part)
             verdict = self._solved.get(key)
             if verdict is None:
                 verdict = self._decide_part(part, env)
