@@ -377,19 +377,14 @@ def _safe(goal: Goal, env: Env) -> bool:
 
 
 def _strings(found: Predicates, rng: random.Random) -> list[str]:
-    out: dict[str, None] = dict.fromkeys(("", "a"))
+    out: dict[str, None] = dict.fromkeys(("", "a", "zq"))  # zq: equal to no literal
     out.update(dict.fromkeys(found.strings))
     affixes = list(found.affixes)
     for a in affixes:
         out.update(dict.fromkeys((a + "a", "a" + a, "a" + a + "a")))
     for r in found.regexes:
         out.update(dict.fromkeys(_cached_samples(r, tuple(affixes))))
-    out["zq"] = None  # a string none of the literals equals
-    strings = list(out)
-    if len(strings) > _MAX_STRINGS:
-        keep = strings[:_MAX_STRINGS]
-        strings = keep
-    return strings
+    return list(out)[:_MAX_STRINGS]
 
 
 _SAMPLES: dict[tuple[str, tuple[str, ...]], list[str]] = {}

@@ -147,7 +147,6 @@ class ToolSession:
                 RuleClass(index=index, rules=tuple(members), app=app, req=req, vio=vio, ok=ok)
             )
         self.classes: tuple[RuleClass, ...] = tuple(classes)
-        self._by_lit = {lit.get_id(): c for c in classes for lit in (c.app, c.req, c.vio, c.ok)}
 
         # One compiled predicate per class term and per conjunct of the domain that
         # touches the inputs the rules or a witness read (the rest holds on its own).
@@ -289,15 +288,6 @@ class ToolSession:
                 self.stats["search"] += 1
                 return Verdict(answer=Answer.SAT, env=self._remember(found).env)
         return self._solve(list(assumptions), lits, best.env)
-
-    def class_of(self, lit: z3.BoolRef) -> RuleClass | None:
-        """The class one of whose literals is ``lit`` (to read unsat cores)."""
-        return self._by_lit.get(lit.get_id())
-
-    def core_classes(self, verdict: Verdict) -> list[RuleClass]:
-        """The classes named by an unsat core, in class order, each once."""
-        found = {c.index: c for lit in verdict.core if (c := self.class_of(lit)) is not None}
-        return [found[i] for i in sorted(found)]
 
     def fires(self, env: Mapping[str, object], c: RuleClass) -> bool | None:
         """Whether rule class ``c`` fires on ``env`` (None: the fast path cannot tell)."""
