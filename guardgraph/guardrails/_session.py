@@ -240,7 +240,13 @@ class ToolSession:
         if len(tests) < len(goals):
             return verdict.env
         env = self._filled(verdict.env)
-        for name in sorted({n for g in tests for n in g.reads}):
+        self._simplify(env, sorted({n for g in tests for n in g.reads}), tests)
+        return env
+
+    def _simplify(self, env: Env, names: Sequence[str], tests: Sequence[Goal]) -> None:
+        """Set each of ``names`` in ``env``, in turn, to the first of its usual values that
+        keeps every test true (its own value when none earlier does)."""
+        for name in names:
             current = env[name]
             for value in self._values.simple(name):
                 if value == current:
@@ -249,7 +255,6 @@ class ToolSession:
                 if all(g.test(env) for g in tests):
                     break
                 env[name] = current
-        return env
 
     def _check(self, assumptions: Sequence[z3.BoolRef]) -> Verdict:
         lits = []
@@ -432,16 +437,7 @@ class ToolSession:
         out = {**env, **found}
         if any(g is None for g in goals):
             return dict(found)
-        tests = [g for g in goals if g is not None]
-        for name in sorted(found):
-            current = out[name]
-            for value in self._values.simple(name):
-                if value == current:
-                    break
-                out[name] = value
-                if all(g.test(out) for g in tests):
-                    break
-                out[name] = current
+        self._simplify(out, sorted(found), [g for g in goals if g is not None])
         shrunk = {name: out[name] for name in found}
         for name, value in shrunk.items():
             self._values.learn(name, value)
