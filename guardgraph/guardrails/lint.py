@@ -34,6 +34,7 @@ findings that hold on every tool.
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import multiprocessing
 import os
@@ -68,75 +69,95 @@ def lint(
     ``jobs``: processes to spread the tools over (tools are checked independently);
     None picks one per CPU for a spec of at least ``PARALLEL_MIN_RULES`` rules, else 1.
     """
-    policy = compile_policy(spec)
     if jobs is None:
         jobs = (os.cpu_count() or 1) if len(spec.rules) >= PARALLEL_MIN_RULES else 1
-    tools = [t for t in policy.tools if policy.rules_for(t)]
+    tools = _targets(spec)
     size = max(_BATCH, min(_MAX_BATCH, -(-len(tools) // 4)))
     batches = [tools[i:i + size] for i in range(0, len(tools), size)]
-    linter = _Linter(policy, timeout_ms)
     if len(batches) <= 1:
-        findings = linter.run()
+        findings = _Linter(compile_policy(spec), timeout_ms).run()
     else:
-        findings = linter.combine(_in_processes(policy, batches, timeout_ms, jobs))
+        rendered: list[_Rendered] = []
+        read: set[str] = set()
+        for part, keys in _in_processes(spec, batches, timeout_ms, jobs):
+            rendered += part
+            read |= keys
+        findings = _combine(spec, rendered, read)
     return tuple(sorted(findings, key=_order))
 
 
-# Tools are linted in batches, each in a process of its own that starts from the freshly
-# compiled policy: Z3's answers (which model, which core) depend on the terms created before
-# in its context, so this keeps every finding and every example the same whatever the
-# number of processes and wherever a batch lands. The batches depend on the spec alone: a
-# quarter of the tools each, between _BATCH and _MAX_BATCH tools. A process costs ~35 ms
-# to fork and warm up, so a 100-tool spec gets four batches (measured faster than 6, 8 or
-# 13 on 2 CPUs) and a 1,000-tool spec about thirty.
+# Tools are linted in batches, each in a process of its own that compiles the rules of its
+# batch afresh: Z3's answers (which model, which core) depend on the terms created before in
+# its context, so this keeps every finding and every example the same whatever the number
+# of processes and wherever a batch lands. The batches depend on the spec alone: a quarter
+# of the tools each, between _BATCH and _MAX_BATCH tools. A process costs ~35 ms to fork
+# and warm up, so a 100-tool spec gets four batches (measured faster than 6, 8 or 13 on 2
+# CPUs) and a 1,000-tool spec about thirty. Compiling in the workers also takes the
+# compilation off the critical path: each compiles only its batch's rules.
 _BATCH = 8
 _MAX_BATCH = 32
 
 _Rendered = tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]
-_FORKED: tuple[CompiledPolicy, int] | None = None  # what forked workers lint
+_Part = tuple[list[_Rendered], set[str]]  # a batch's findings, and the inputs its rules read
+_FORKED: tuple[ast.Spec, int] | None = None  # what forked workers lint
 
 
-def _in_processes(policy: CompiledPolicy, batches: Sequence[Sequence[str]], timeout_ms: int,
-                  jobs: int) -> list[_Rendered]:
-    """The findings on the tools of ``batches``, over ``jobs`` processes at a time.
+def _targets(spec: ast.Spec) -> list[str]:
+    """The targets lint checks, in ``CompiledPolicy.tools`` order: every declared tool
+    some rule applies to (all of them when there is an `on any` rule), then ``route``."""
+    has_any = any(r.on_any for r in spec.rules)
+    targeted = {t for r in spec.rules if not r.on_any and not r.on_route for t in r.targets}
+    out = [t.name for t in spec.tools if has_any or t.name in targeted]
+    if any(r.on_route for r in spec.rules):
+        out.append(ROUTE)
+    return out
 
-    Where the platform can fork, each batch runs in a fork of this process taken right
-    after compiling (milliseconds). Elsewhere each batch runs in a spawned process that
-    compiles the spec again (a fraction of a second; Z3 terms cannot be pickled)."""
+
+def _batch_spec(spec: ast.Spec, tools: Sequence[str]) -> ast.Spec:
+    """``spec`` with only the rules that apply to one of ``tools`` (all declarations kept)."""
+    wanted = set(tools)
+    rules = tuple(
+        r for r in spec.rules
+        if r.on_any or (r.on_route and ROUTE in wanted)
+        or (not r.on_route and wanted.intersection(r.targets))
+    )
+    return dataclasses.replace(spec, rules=rules)
+
+
+def _in_processes(spec: ast.Spec, batches: Sequence[Sequence[str]], timeout_ms: int,
+                  jobs: int) -> list[_Part]:
+    """The findings on the tools of ``batches``, over ``jobs`` processes at a time: where
+    the platform can fork, each batch in a fork of this process (milliseconds), elsewhere
+    in a spawned process (which imports guardgraph first)."""
     global _FORKED
     jobs = max(1, min(jobs, len(batches)))
     if "fork" in multiprocessing.get_all_start_methods():
-        _FORKED = (policy, timeout_ms)
+        _FORKED = (spec, timeout_ms)
         gc.freeze()  # a child's collector then leaves the parent's objects (and pages) alone
         try:
             with multiprocessing.get_context("fork").Pool(jobs, maxtasksperchild=1) as pool:
-                parts = pool.map(_lint_forked, batches, chunksize=1)
+                return pool.map(_lint_forked, batches, chunksize=1)
         finally:
             _FORKED = None
             gc.unfreeze()
-    else:
-        with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
-            parts = pool.starmap(_lint_tools,
-                                 [(policy.spec, batch, timeout_ms) for batch in batches],
-                                 chunksize=1)
-    return [item for part in parts for item in part]
+    with multiprocessing.get_context("spawn").Pool(jobs, maxtasksperchild=1) as pool:
+        return pool.starmap(_lint_batch, [(spec, batch, timeout_ms) for batch in batches],
+                            chunksize=1)
 
 
-def _lint_forked(tools: Sequence[str]) -> list[_Rendered]:
-    assert _FORKED is not None, "a forked worker inherits the policy"
-    policy, timeout_ms = _FORKED
-    linter = _Linter(policy, timeout_ms)
+def _lint_forked(tools: Sequence[str]) -> _Part:
+    assert _FORKED is not None, "a forked worker inherits the spec"
+    spec, timeout_ms = _FORKED
+    return _lint_batch(spec, tools, timeout_ms)
+
+
+def _lint_batch(spec: ast.Spec, tools: Sequence[str], timeout_ms: int) -> _Part:
+    """Worker: the findings on ``tools`` as (on-any group key, tool, diagnostic), and the
+    keys of the inputs the batch's rules read (for unused facts)."""
+    linter = _Linter(compile_policy(_batch_spec(spec, tools)), timeout_ms)
     for tool in tools:
         linter._tool(tool)
-    return linter.rendered()
-
-
-def _lint_tools(spec: ast.Spec, tools: Sequence[str], timeout_ms: int) -> list[_Rendered]:
-    """Spawned worker: the findings on ``tools`` as (on-any group key, tool, diagnostic)."""
-    linter = _Linter(compile_policy(spec), timeout_ms)
-    for tool in tools:
-        linter._tool(tool)
-    return linter.rendered()
+    return linter.rendered(), linter.read_keys()
 
 
 def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
@@ -184,7 +205,12 @@ class _Linter:
         for tool in self.policy.tools:
             if self.policy.rules_for(tool):
                 self._tool(tool)
-        return self.combine(self.rendered())
+        return _combine(self.policy.spec, self.rendered(), self.read_keys())
+
+    def read_keys(self) -> set[str]:
+        """The keys of the inputs the policy's rules read."""
+        return {i.key for tool in self.policy.tools for r in self.policy.rules_for(tool)
+                for i in r.inputs}
 
     def rendered(self) -> list[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]]:
         """Each finding as a diagnostic, with its `on any` group key (None otherwise)."""
@@ -196,24 +222,6 @@ class _Linter:
             else:
                 out.append((None, f.tool, self._diagnostic(f)))
         return out
-
-    def combine(
-        self, rendered: Sequence[tuple[tuple[str, str, tuple[str, ...]] | None, str, Diagnostic]]
-    ) -> list[Diagnostic]:
-        """The per-tool diagnostics merged: `on any` rules are reported only where a
-        finding holds on every tool; then the unused facts and tools."""
-        out: list[Diagnostic] = []
-        groups: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, Diagnostic]]] = {}
-        for key, tool, diagnostic in rendered:
-            if key is None:
-                out.append(diagnostic)
-            else:
-                groups.setdefault(key, []).append((tool, diagnostic))
-        tools = {t for t in self.policy.tools if t != ROUTE}
-        for group in groups.values():
-            if {tool for tool, _ in group} >= tools:
-                out.append(group[0][1])
-        return out + self._unused(self.policy.spec)
 
     # ------------------------------------------------------------------ per tool
 
@@ -343,36 +351,49 @@ class _Linter:
         return Diagnostic(code=f.code, message=message, span=f.rule.span, help=f.help,
                           notes=tuple(notes), data=tuple(data.items()))
 
-    # ------------------------------------------------------------------ unused
+def _combine(spec: ast.Spec, rendered: Sequence[_Rendered], read: set[str]) -> list[Diagnostic]:
+    """The per-tool diagnostics merged: `on any` rules are reported only where a finding
+    holds on every tool; then the unused facts and tools."""
+    out: list[Diagnostic] = []
+    groups: dict[tuple[str, str, tuple[str, ...]], list[tuple[str, Diagnostic]]] = {}
+    for key, tool, diagnostic in rendered:
+        if key is None:
+            out.append(diagnostic)
+        else:
+            groups.setdefault(key, []).append((tool, diagnostic))
+    tools = {t.name for t in spec.tools}
+    for group in groups.values():
+        if {tool for tool, _ in group} >= tools:
+            out.append(group[0][1])
+    return out + _unused(spec, read)
 
-    def _unused(self, spec: ast.Spec) -> list[Diagnostic]:
-        read: set[str] = set()
-        for tool in self.policy.tools:
-            for r in self.policy.rules_for(tool):
-                read.update(i.key for i in r.inputs)
-        out = [
-            Diagnostic(code="GG308", message=f"fact `{f.name}` is never used by a rule",
-                       span=f.span, help="remove it, or write the rule that needs it",
-                       data=(("fact", f.name),))
-            for f in spec.facts
-            if f"fact:{f.name}" not in read
-        ]
-        mentioned: set[str] = set()
-        for rule in spec.rules:
-            mentioned.update(rule.targets)
-            for root in (rule.when, rule.require):
-                for e in iter_subexprs(root) if root is not None else ():
-                    mentioned.update(_tools_named(e))
-        has_any = any(r.on_any for r in spec.rules)
-        out.extend(
-            Diagnostic(code="GG309", message=f"tool `{t.name}` has no rule",
-                       span=t.span, help=f"every call of {t.name} is allowed; add a rule"
-                       " that says when it may be called",
-                       data=(("tool", t.name),))
-            for t in spec.tools
-            if not has_any and t.name not in mentioned
-        )
-        return out
+
+def _unused(spec: ast.Spec, read: set[str]) -> list[Diagnostic]:
+    """GG308 for facts no rule reads (``read``: the keys of the inputs rules read) and
+    GG309 for tools no rule targets or mentions."""
+    out = [
+        Diagnostic(code="GG308", message=f"fact `{f.name}` is never used by a rule",
+                   span=f.span, help="remove it, or write the rule that needs it",
+                   data=(("fact", f.name),))
+        for f in spec.facts
+        if f"fact:{f.name}" not in read
+    ]
+    mentioned: set[str] = set()
+    for rule in spec.rules:
+        mentioned.update(rule.targets)
+        for root in (rule.when, rule.require):
+            for e in iter_subexprs(root) if root is not None else ():
+                mentioned.update(_tools_named(e))
+    has_any = any(r.on_any for r in spec.rules)
+    out.extend(
+        Diagnostic(code="GG309", message=f"tool `{t.name}` has no rule",
+                   span=t.span, help=f"every call of {t.name} is allowed; add a rule"
+                   " that says when it may be called",
+                   data=(("tool", t.name),))
+        for t in spec.tools
+        if not has_any and t.name not in mentioned
+    )
+    return out
 
 
 def _tools_named(e: ast.Expr) -> list[str]:
