@@ -66,8 +66,10 @@ def lint(
     """Every static finding about ``spec``, sorted by place then code.
 
     ``timeout_ms`` bounds each solver question; an undecided one is a GG310 finding.
-    ``jobs``: processes to spread the tools over (tools are checked independently);
-    None picks one per CPU for a spec of at least ``PARALLEL_MIN_RULES`` rules, else 1.
+    ``jobs``: processes to run at once (tools are checked independently); None picks one
+    per CPU for a spec of at least ``PARALLEL_MIN_RULES`` rules, else 1. A spec with more
+    than one batch of tools (see ``_BATCH``) is linted a batch per worker process even with
+    ``jobs=1``, so that the output never depends on ``jobs``.
     """
     if jobs is None:
         jobs = (os.cpu_count() or 1) if len(spec.rules) >= PARALLEL_MIN_RULES else 1
