@@ -11,8 +11,11 @@ The search is WalkSAT over values rather than bits: start from the closest known
 assignment, pick a term that is false, try a few values for the inputs it reads, keep the
 change that makes the most terms true (now and then a random one, to leave local optima).
 Values come from the spec itself: its numbers and their neighbours, its strings, strings
-built from its prefixes and suffixes, members of its regular expressions, and the values
-of earlier Z3 models. Whatever the search returns has been checked term by term with the
+built from its prefixes and suffixes, members of its regular expressions, strings of the
+lengths it measures, and the values of earlier Z3 models; preferred are those of the term
+being fixed (its own numbers and their products, its own strings) and those that relate
+inputs it reads (equal to another, a member of a set another holds, added to a set).
+An enum input takes only its values, an Int only integers. Whatever the search returns has been checked term by term with the
 fast path, whose meaning is the Z3 terms' (tests hold the two together), so it is a real
 witness, never a guess.
 """
