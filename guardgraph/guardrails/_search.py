@@ -15,9 +15,9 @@ built from its prefixes and suffixes, members of its regular expressions, string
 lengths it measures, and the values of earlier Z3 models; preferred are those of the term
 being fixed (its own numbers and their products, its own strings) and those that relate
 inputs it reads (equal to another, a member of a set another holds, added to a set).
-An enum input takes only its values, an Int only integers. Whatever the search returns has been checked term by term with the
-fast path, whose meaning is the Z3 terms' (tests hold the two together), so it is a real
-witness, never a guess.
+An enum input takes only its values, an Int only integers. Whatever the search returns
+has been checked term by term with the fast path, whose meaning is the Z3 terms' (tests
+hold the two together), so it is a real witness, never a guess.
 """
 
 from __future__ import annotations
