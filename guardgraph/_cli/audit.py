@@ -7,14 +7,14 @@ ever reaches the user.
 
 import json
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from guardgraph._cli._common import fail_now, opened_store
 from guardgraph.errors import AuditVerificationError, GuardgraphError
 
 if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up
@@ -51,14 +51,6 @@ def _err() -> "Console":
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
 
-def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
-    from rich.markup import escape
-
-    err = _err()
-    err.print(f"error: {escape(message)}")
-    if hint:
-        err.print(f"hint: {escape(hint)}")
-    raise typer.Exit(code)
 
 
 def _failed(exc: AuditVerificationError, fmt: Format) -> NoReturn:
@@ -76,20 +68,10 @@ def _is_file_db(target: str) -> bool:
     return target != "memory:" and "://" not in target.replace("sqlite:///", "", 1)
 
 
-@contextmanager
-def _opened(target: str) -> "Iterator[audit.AuditStore]":
-    from guardgraph import audit
-
-    if _is_file_db(target) and not Path(target.removeprefix("sqlite:///")).is_file():
-        _fail(f"no audit log at {target}", hint="check the path, or pass sqlite:///PATH")
-    try:
-        store = audit.open_store(target)
-    except GuardgraphError as exc:
-        _fail(str(exc))
-    try:
-        yield store
-    finally:
-        store.close()
+def _opened(target: str) -> "AbstractContextManager[audit.AuditStore]":
+    file = Path(target.removeprefix("sqlite:///")) if _is_file_db(target) else None
+    return opened_store(target, file=file,
+                        hint="check the path, or pass sqlite:///PATH")
 
 
 def _keys(target: str, given: list[str] | None) -> "list[audit.Verifier] | None":
@@ -104,7 +86,7 @@ def _keys(target: str, given: list[str] | None) -> "list[audit.Verifier] | None"
             if pub.is_file():
                 return [audit.load_verifier(str(pub))]
     except GuardgraphError as exc:
-        _fail(str(exc))
+        fail_now(str(exc))
     return None
 
 
@@ -114,9 +96,9 @@ def _read_note(path: str) -> "audit.SignedCheckpoint":
     try:
         return audit.SignedCheckpoint.parse(Path(path).read_text(encoding="utf-8"))
     except OSError as exc:
-        _fail(f"cannot read checkpoint {path}: {exc.strerror}")
+        fail_now(f"cannot read checkpoint {path}: {exc.strerror}")
     except AuditVerificationError as exc:
-        _fail(f"{path}: {exc.reason}")
+        fail_now(f"{path}: {exc.reason}")
 
 
 @audit_app.command("verify")
@@ -146,10 +128,10 @@ def verify_cmd(
     from guardgraph.audit.log import key_paths
 
     if _is_file_db(db) and not Path(db.removeprefix("sqlite:///")).is_file():
-        _fail(f"no audit log at {db}", hint="check the path, or pass sqlite:///PATH")
+        fail_now(f"no audit log at {db}", hint="check the path, or pass sqlite:///PATH")
     keys = None if skip_signatures else _keys(db, public_key)
     if keys is None and not skip_signatures:
-        _fail("no public key to check the checkpoint signatures with",
+        fail_now("no public key to check the checkpoint signatures with",
               hint="pass --public-key KEY (or keep DB.pub beside the log), or --skip-signatures")
     trusted = [_read_note(p) for p in checkpoint or []]
     if not checkpoint and _is_file_db(db) and key_paths(db)[3].is_file():
@@ -161,7 +143,7 @@ def verify_cmd(
         except AuditVerificationError as exc:
             _failed(exc, fmt)
         except GuardgraphError as exc:
-            _fail(str(exc))
+            fail_now(str(exc))
     if fmt is Format.JSON:
         sys.stdout.write(json.dumps(report.to_json()) + "\n")
         return
@@ -189,7 +171,7 @@ def _emit(doc: dict[str, Any], output: Path | None) -> None:
     try:
         output.write_text(text, encoding="utf-8")
     except OSError as exc:
-        _fail(f"cannot write {output}: {exc.strerror}")
+        fail_now(f"cannot write {output}: {exc.strerror}")
 
 
 @audit_app.command("prove")
@@ -215,7 +197,7 @@ def prove_cmd(
     from guardgraph import audit
 
     if (record_id is None) == (consistency is None):
-        _fail("give either RECORD_ID or --consistency OLD_SIZE NEW_SIZE",
+        fail_now("give either RECORD_ID or --consistency OLD_SIZE NEW_SIZE",
               hint="guardgraph audit prove DB RECORD_ID [--size N]")
     with _opened(db) as store:
         log = audit.AuditLog(store)
@@ -230,7 +212,7 @@ def prove_cmd(
         except AuditVerificationError as exc:
             _failed(exc, Format.TEXT)
         except GuardgraphError as exc:
-            _fail(str(exc))
+            fail_now(str(exc))
     _emit(proof.to_json(), output)
 
 
@@ -245,15 +227,15 @@ def check_proof_cmd(
     from guardgraph import audit
 
     if not public_key:
-        _fail("check-proof needs the log's public key",
+        fail_now("check-proof needs the log's public key",
               hint="pass --public-key KEY or --public-key DB.pub")
     keys = _keys("memory:", public_key) or []
     try:
         data = json.loads(proof_file.read_text(encoding="utf-8"))
     except OSError as exc:
-        _fail(f"cannot read {proof_file}: {exc.strerror}")
+        fail_now(f"cannot read {proof_file}: {exc.strerror}")
     except (ValueError, UnicodeDecodeError) as exc:
-        _fail(f"{proof_file} is not JSON: {exc}")
+        fail_now(f"{proof_file} is not JSON: {exc}")
     try:
         proof = audit.proof_from_json(data)
         if isinstance(proof, audit.InclusionProof):
@@ -292,27 +274,27 @@ def checkpoint_cmd(
 
     file_db = _is_file_db(db)
     if not file_db and key is None:
-        _fail("signing a PostgreSQL log needs its private key", hint="pass --key FILE")
+        fail_now("signing a PostgreSQL log needs its private key", hint="pass --key FILE")
     if file_db and not Path(db.removeprefix("sqlite:///")).is_file():
-        _fail(f"no audit log at {db}")
+        fail_now(f"no audit log at {db}")
     if key is not None and not key.is_file():
-        _fail(f"no private key at {key}")
+        fail_now(f"no private key at {key}")
     if file_db and key is None and not key_paths(db)[0].is_file():
         with _opened(db) as store:
             signed_before = store.get_checkpoint() is not None
         if signed_before:  # a fresh key would sign heads no reviewer's key accepts
-            _fail(f"the log was signed before, but its key {key_paths(db)[0]} is missing",
+            fail_now(f"the log was signed before, but its key {key_paths(db)[0]} is missing",
                   hint="pass --key FILE with the log's private key")
     try:
         log = audit.open_log(db, key_path=key)
     except GuardgraphError as exc:
-        _fail(str(exc))
+        fail_now(str(exc))
     try:
         signed = log.checkpoint()
     except AuditVerificationError as exc:
         _failed(exc, Format.TEXT)
     except GuardgraphError as exc:
-        _fail(str(exc))
+        fail_now(str(exc))
     finally:
         log.close(checkpoint=False)
     sys.stdout.write(signed.note)

@@ -8,15 +8,16 @@ report), stderr carries messages; exit 0 on success, 1 when the log does not ver
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from guardgraph._cli._common import fail_now, opened_store
 from guardgraph.errors import GuardgraphError
 
 if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up
@@ -48,34 +49,13 @@ DbArg = Annotated[str, typer.Argument(help="Audit store: a SQLite path, sqlite:/
                                            "postgresql://...", metavar="DB")]
 
 
-def _fail(message: str, *, hint: str | None = None, code: int = 2) -> NoReturn:
-    from rich.console import Console
-    from rich.markup import escape
-
-    err = Console(stderr=True, highlight=False)
-    err.print(f"error: {escape(message)}", soft_wrap=True)
-    if hint:
-        err.print(f"hint: {escape(hint)}", soft_wrap=True)
-    raise typer.Exit(code)
 
 
-@contextmanager
-def _store(target: str, *, must_exist: bool = True) -> "Iterator[audit.AuditStore]":
-    from guardgraph import audit
-
-    if must_exist and "://" not in target and target != "memory:":
-        path = Path(target.removeprefix("sqlite:///"))
-        if not path.is_file():
-            _fail(f"no audit log at {target}",
-                  hint="create one with `guardgraph audit generate DB --sessions 100`")
-    try:
-        store = audit.open_store(target)
-    except GuardgraphError as exc:
-        _fail(str(exc))
-    try:
-        yield store
-    finally:
-        store.close()
+def _store(target: str, *, must_exist: bool = True) -> "AbstractContextManager[audit.AuditStore]":
+    checked = must_exist and "://" not in target and target != "memory:"
+    return opened_store(
+        target, file=Path(target.removeprefix("sqlite:///")) if checked else None,
+        hint="create one with `guardgraph audit generate DB --sessions 100`")
 
 
 def _stdout() -> "Console":
@@ -96,7 +76,7 @@ def _time(value: str | None, option: str) -> datetime | None:
     try:
         return audit.parse_timestamp(value)
     except ValueError as exc:
-        _fail(f"{option}: {exc}")
+        fail_now(f"{option}: {exc}")
 
 
 def _guarded(fn: Callable[[], None]) -> None:
@@ -104,7 +84,7 @@ def _guarded(fn: Callable[[], None]) -> None:
     try:
         fn()
     except GuardgraphError as exc:
-        _fail(str(exc))
+        fail_now(str(exc))
     except BrokenPipeError:  # `... | head` closed stdout: not an error of ours
         sys.stderr.close()
 
@@ -144,7 +124,7 @@ def query(
         try:
             event_kind = audit.EventKind(kind)
         except ValueError:
-            _fail(f"unknown record kind {kind!r}",
+            fail_now(f"unknown record kind {kind!r}",
                   hint="one of " + ", ".join(k.value for k in audit.EventKind))
     try:
         flt = audit.RecordFilter(session=session, agent=agent, tool=tool, rule=rule,
@@ -152,7 +132,7 @@ def query(
                                  since=_time(since, "--since"), until=_time(until, "--until"),
                                  limit=limit)
     except GuardgraphError as exc:
-        _fail(str(exc))
+        fail_now(str(exc))
 
     def run() -> None:
         with _store(db) as store:
@@ -291,7 +271,7 @@ def report(
                 f"wrote {escape(str(out))}: {data.records:,} records, "
                 f"{data.violations_total:,} violations, verification {verification.status}")
         if verification.status is audit.VerificationStatus.FAILED:
-            _fail(f"the log does not verify: {verification.detail}",
+            fail_now(f"the log does not verify: {verification.detail}",
                   hint="the report's Integrity section names the first bad record", code=1)
 
     _guarded(run)

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from guardgraph._cli._common import color, fail
+
 if TYPE_CHECKING:  # the spec front end is imported when the verb runs, not at start-up
     from guardgraph.specs import Diagnostic
 
@@ -42,35 +44,20 @@ class _Result:
     diagnostics: tuple["Diagnostic", ...] = ()
 
 
-def _color(stream: object) -> bool:
-    """Colour only on a terminal, and never when NO_COLOR is set (no-color.org)."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(stream, "isatty", None)
-    return bool(isatty and isatty())
-
-
-def _fail(message: str, hint: str | None = None) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    return typer.Exit(2)
-
-
 def _read(path: str) -> str:
     if path == "-":
         return sys.stdin.read()
     p = Path(path)
     if not p.exists():
-        raise _fail(f"{path}: no such file", "check the path, or pass - to read standard input")
+        raise fail(f"{path}: no such file", "check the path, or pass - to read standard input")
     if p.is_dir():
-        raise _fail(f"{path}: is a directory", "pass the .spec files themselves")
+        raise fail(f"{path}: is a directory", "pass the .spec files themselves")
     try:
         return p.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise _fail(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        raise fail(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
-        raise _fail(f"{path}: cannot read ({exc.strerror or exc})") from None
+        raise fail(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _write(path: str, text: str) -> None:
@@ -99,7 +86,7 @@ def _format_one(path: str, source: str, *, write: bool, check: bool) -> _Result:
         try:
             _write(path, text)
         except OSError as exc:
-            raise _fail(f"{path}: cannot write ({exc.strerror or exc})") from None
+            raise fail(f"{path}: cannot write ({exc.strerror or exc})") from None
     return _Result(path=path, status=_Status.CHANGED, text=text)
 
 
@@ -121,7 +108,7 @@ def fmt(
 ) -> None:
     """Format spec files in the canonical layout (prints them unless --write/--check)."""
     if write and check:
-        raise _fail("--write and --check cannot be combined", "use --check in CI, --write locally")
+        raise fail("--write and --check cannot be combined", "use --check in CI, --write locally")
     sources = {path: _read(path) for path in dict.fromkeys(files)}
     results = [_format_one(p, s, write=write, check=check) for p, s in sources.items()]
     failed = any(r.status is _Status.ERROR for r in results)
@@ -152,10 +139,10 @@ def _emit_human(
 ) -> None:
     from guardgraph.specs import render_human
 
-    color = _color(sys.stderr)
+    colored = color(sys.stderr)
     for r in results:
         if r.diagnostics:
-            typer.echo(render_human(r.diagnostics, sources, color=color), err=True, nl=False)
+            typer.echo(render_human(r.diagnostics, sources, color=colored), err=True, nl=False)
         elif check and r.status is _Status.CHANGED:
             typer.echo(f"would reformat: {r.path}")
         elif write and r.status is _Status.CHANGED:

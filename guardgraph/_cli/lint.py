@@ -7,13 +7,13 @@ diff exit codes: 0 the versions provably agree, 1 they differ (or the solver cou
 decide for some tool), 2 a file cannot be read or does not load.
 """
 
-import os
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from guardgraph._cli._common import color, fail
 from guardgraph.errors import GuardgraphError
 
 if TYPE_CHECKING:  # the spec front end and Z3 are imported when a verb runs
@@ -35,25 +35,15 @@ class DiffFormat(StrEnum):
 
 
 def _color() -> bool:
-    if os.environ.get("NO_COLOR"):
-        return False
-    isatty = getattr(typer.get_text_stream("stdout"), "isatty", None)
-    return bool(isatty and isatty())
-
-
-def _fail(message: str, hint: str | None = None) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    if hint:
-        typer.echo(f"hint: {hint}", err=True)
-    return typer.Exit(2)
+    return color(typer.get_text_stream("stdout"))
 
 
 def _check_path(path: str) -> None:
     p = Path(path)
     if not p.exists():
-        raise _fail(f"{path}: no such file", "check the path")
+        raise fail(f"{path}: no such file", "check the path")
     if p.is_dir():
-        raise _fail(f"{path}: is a directory", "pass the .spec files themselves")
+        raise fail(f"{path}: is a directory", "pass the .spec files themselves")
 
 
 def _load(path: str) -> "LoadResult":
@@ -94,7 +84,7 @@ def lint_command(
         try:
             diags.extend(spec_lint(result.spec, timeout_ms=timeout_ms, jobs=jobs))
         except GuardgraphError as exc:
-            raise _fail(f"{path}: {exc}") from None
+            raise fail(f"{path}: {exc}") from None
     if output is LintFormat.JSON:
         typer.echo(render_json(diags), nl=False)
     elif output is LintFormat.CONCISE:
@@ -134,13 +124,13 @@ def diff_command(
     for load in loaded:
         if load.spec is None:
             typer.echo(render_human(load.diagnostics, load.sources, color=False), err=True)
-            raise _fail("the spec does not load; fix the errors above and run diff again")
+            raise fail("the spec does not load; fix the errors above and run diff again")
     a, b = loaded[0].spec, loaded[1].spec
     assert a is not None and b is not None
     try:
         result = spec_diff(a, b, timeout_ms=timeout_ms, examples=examples)
     except GuardgraphError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     typer.echo(result.to_json() if output is DiffFormat.JSON else result.render_human())
     if not result.same:
         raise typer.Exit(1)
