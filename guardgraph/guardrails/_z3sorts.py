@@ -239,44 +239,12 @@ class Sorts:
                 kids = value.children()
                 pairs = zip(info.fields, kids, strict=True)
                 return {f: self.from_z3(k, ft) for (f, ft), k in pairs}
-            case ast.SetType(element=e):
-                return self._set_value(value, e)
+            case ast.SetType():
+                # Sets are read by sort alone: their elements need no DSL type.
+                return _array_set(value)
             case ast.ListType(element=e):
                 return tuple(self.from_z3(u, e) for u in _seq_units(value))
         raise CompileError(f"unknown type {format_type(t)!r}")  # pragma: no cover
-
-    def _set_value(self, value: z3.ExprRef, element: ast.TypeExpr) -> object:
-        members: dict[object, bool] = {}
-        node = value
-        while z3.is_store(node):
-            key, flag = node.arg(1), node.arg(2)
-            members.setdefault(self.from_z3(key, element), z3.is_true(flag))
-            node = node.arg(0)
-        if z3.is_K(node):
-            default = z3.is_true(node.arg(0))
-            if default:
-                return AllExcept(excluded=frozenset(k for k, v in members.items() if not v))
-            return frozenset(k for k, v in members.items() if v)
-        if z3.is_quantifier(node) and node.is_lambda():
-            return frozenset(self._lambda_members(node, element))
-        raise CompileError(f"cannot read a set value from {value}")
-
-    def _lambda_members(self, lam: z3.QuantifierRef, element: ast.TypeExpr) -> list[object]:
-        # Z3 sometimes prints a finite set as lambda x: Or(x == a, x == b).
-        out: list[object] = []
-        stack = [lam.body()]
-        while stack:
-            e = stack.pop()
-            if z3.is_or(e):
-                stack.extend(e.children())
-            elif z3.is_eq(e):
-                lit = e.arg(1) if z3.is_var(e.arg(0)) else e.arg(0)
-                out.append(self.from_z3(lit, element))
-            elif z3.is_false(e):
-                continue
-            else:
-                raise CompileError(f"cannot read a set value from {lam}")
-        return out
 
 
 def python_value(value: z3.ExprRef) -> object:
