@@ -12,8 +12,9 @@ the solver work grows with the number of rules, not with the number of pairs.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from itertools import combinations
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 import z3
 
@@ -21,12 +22,26 @@ from guardgraph.guardrails._compile import CompiledRule
 from guardgraph.guardrails._session import Answer, RuleClass, ToolSession, Verdict
 from guardgraph.specs import ast
 
-if TYPE_CHECKING:
-    from guardgraph.guardrails.lint import _ClassState
-
-__all__ = ["PairChecks"]
+__all__ = ["ClassState", "PairChecks"]
 
 _D = ast.Decision
+
+
+@dataclass(slots=True)
+class ClassState:
+    """What lint learnt about one rule class on one tool: an example where it fires and
+    one where it passes (each a solver answer, or None before it was asked)."""
+
+    fires: Verdict | None = None  # D ∧ applies ∧ ¬require
+    passes: Verdict | None = None  # D ∧ applies ∧ require
+
+    @property
+    def can_fire(self) -> bool:
+        return self.fires is not None and self.fires.answer is Answer.SAT
+
+    @property
+    def can_pass(self) -> bool:
+        return self.passes is not None and self.passes.answer is Answer.SAT
 
 
 class _Reporter(Protocol):
@@ -40,7 +55,7 @@ class _Reporter(Protocol):
 
 class PairChecks:
     def __init__(
-        self, session: ToolSession, states: dict[int, _ClassState], report: _Reporter
+        self, session: ToolSession, states: dict[int, ClassState], report: _Reporter
     ) -> None:
         self.s = session
         self.states = states

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field
 import z3
 
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, compile_policy
-from guardgraph.guardrails._lintpairs import PairChecks
+from guardgraph.guardrails._lintpairs import ClassState, PairChecks
 from guardgraph.guardrails._session import Answer, RuleClass, ToolSession, Verdict
 from guardgraph.guardrails._translate import iter_subexprs
 from guardgraph.guardrails._witness import read_witness
@@ -168,20 +168,6 @@ def _order(d: Diagnostic) -> tuple[str, int, int, str, str]:
 
 
 @dataclass(slots=True)
-class _ClassState:
-    fires: Verdict | None = None  # D ∧ applies ∧ ¬require
-    passes: Verdict | None = None  # D ∧ applies ∧ require
-
-    @property
-    def can_fire(self) -> bool:
-        return self.fires is not None and self.fires.answer is Answer.SAT
-
-    @property
-    def can_pass(self) -> bool:
-        return self.passes is not None and self.passes.answer is Answer.SAT
-
-
-@dataclass(slots=True)
 class Finding:
     """A finding on one target, before targets of one rule are merged."""
 
@@ -246,8 +232,8 @@ class _Linter:
         pairs.contradictions(skip=blocked)
         self._repairs(session, states)
 
-    def _single(self, session: ToolSession, c: RuleClass) -> _ClassState:
-        st = _ClassState()
+    def _single(self, session: ToolSession, c: RuleClass) -> ClassState:
+        st = ClassState()
         st.fires = session.check([c.app, c.vio])
         st.passes = session.check([c.app, c.req])
         fires, passes = st.fires.answer, st.passes.answer
@@ -277,7 +263,7 @@ class _Linter:
                           example=st.fires, witness=[member])
         return st
 
-    def _repairs(self, session: ToolSession, states: dict[int, _ClassState]) -> None:
+    def _repairs(self, session: ToolSession, states: dict[int, ClassState]) -> None:
         tool = session.tool
         if tool == ROUTE:
             return

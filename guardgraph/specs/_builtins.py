@@ -7,15 +7,10 @@ tracked per argument (and per field where a tool declares untrusted fields).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from guardgraph.specs import ast
 from guardgraph.specs._regex import regex_error
-from guardgraph.specs._scope import Scope, ScopeKind, did_you_mean
+from guardgraph.specs._scope import Inferrer, Scope, ScopeKind, did_you_mean
 from guardgraph.specs._types import BOOL, INT, STR, UNKNOWN, Kind, Ty, set_of
-
-if TYPE_CHECKING:
-    from guardgraph.specs._infer import Infer
 
 __all__ = ["BUILTINS", "KNOWN_CALLS", "Builtins"]
 
@@ -39,7 +34,7 @@ KNOWN_CALLS = (*BUILTINS, *_HISTORY)
 class Builtins:
     """Checks ``Call`` nodes on behalf of one :class:`Infer`."""
 
-    def __init__(self, infer: Infer) -> None:
+    def __init__(self, infer: Inferrer) -> None:
         self._i = infer
 
     def call(self, e: ast.Call, scope: Scope) -> Ty:

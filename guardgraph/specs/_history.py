@@ -7,14 +7,9 @@ History terms cannot nest inside ``where`` for the same reason.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from guardgraph.specs import ast
-from guardgraph.specs._scope import LABELS, Scope, ScopeKind, did_you_mean
+from guardgraph.specs._scope import LABELS, Inferrer, Scope, ScopeKind, did_you_mean
 from guardgraph.specs._types import BOOL, INT, UNKNOWN, Kind, Ty
-
-if TYPE_CHECKING:
-    from guardgraph.specs._infer import Infer
 
 __all__ = ["History"]
 
@@ -22,7 +17,7 @@ __all__ = ["History"]
 class History:
     """Checks ``Aggregate``, ``Temporal`` and ``Since`` nodes on behalf of one Infer."""
 
-    def __init__(self, infer: Infer) -> None:
+    def __init__(self, infer: Inferrer) -> None:
         self._i = infer
 
     def temporal(self, e: ast.Temporal | ast.Since, scope: Scope) -> Ty:

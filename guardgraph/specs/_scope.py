@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from types import MappingProxyType
+from typing import Protocol
 
 from guardgraph.specs import ast
+from guardgraph.specs._locate import Locator
 from guardgraph.specs._types import BOOL, STR, Ty, resolve, set_of
 from guardgraph.specs.diagnostics import Diagnostic, Severity
 
@@ -22,6 +24,7 @@ __all__ = [
     "CONTEXT_FIELDS",
     "LABELS",
     "Env",
+    "Inferrer",
     "Scope",
     "ScopeKind",
     "Sink",
@@ -199,3 +202,37 @@ class Scope:
             variables={},
             fallback=self.fallback,
         )
+
+
+class Inferrer(Protocol):
+    """What the checks of built-in calls and history terms (``_builtins``, ``_history``)
+    need from the expression walker; ``_infer.Infer`` is the one implementation. A
+    protocol here, rather than an import of ``_infer``, keeps those modules free of an
+    import cycle with the walker that calls them."""
+
+    env: Env
+    sink: Sink
+
+    @property
+    def at(self) -> Locator: ...
+
+    def expr(self, e: ast.Expr, scope: Scope) -> Ty: ...
+
+    def expect(self, expr: ast.Expr, want: Ty, scope: Scope, *, what: str) -> Ty: ...
+
+    def name(self, e: ast.Name, scope: Scope) -> Ty: ...
+
+    def args_attr(self, e: ast.Attribute, scope: Scope) -> Ty: ...
+
+    def is_context(self, n: str, scope: Scope) -> bool: ...
+
+    def report(
+        self,
+        code: str,
+        message: str,
+        node: ast.Expr | ast.EventPattern,
+        scope: Scope,
+        *,
+        help: str | None = None,
+        label: str | None = None,
+    ) -> None: ...
