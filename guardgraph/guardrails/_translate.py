@@ -21,25 +21,12 @@ from guardgraph.guardrails._inputs import Input, InputTable
 from guardgraph.guardrails._regex import regex_to_z3
 from guardgraph.guardrails._text import expr_text
 from guardgraph.guardrails._z3sorts import Sorts, string_val
-from guardgraph.specs import ast
+from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY, ast
 
 __all__ = ["Scope", "Translator", "iter_subexprs"]
 
 _P = ast.Primitive
 _BOOL, _INT, _STR = ast.PrimType(name=_P.BOOL), ast.PrimType(name=_P.INT), ast.PrimType(name=_P.STR)
-_SET_STR = ast.SetType(element=_STR)
-
-# name -> (key, DSL type); `target` exists only on route.
-_CONTEXT: dict[tuple[str, ...], ast.TypeExpr] = {
-    ("agent",): _STR,
-    ("tool",): _STR,
-    ("target",): _STR,
-    ("approved",): _BOOL,
-    ("task", "labels"): _SET_STR,
-    ("task", "kind"): _STR,
-    ("session", "user"): _STR,
-}
-
 
 @dataclass(frozen=True, slots=True)
 class _T:
@@ -178,8 +165,9 @@ class Translator:
             return self._expr(const.value, Scope(tool=None))
         if name in self._facts:
             return _T(self._read(self.table.fact(name, self._facts[name].type)))
-        if (name,) in _CONTEXT and (name != "target" or scope.route):
-            return _T(self._read(self.table.context((name,), _CONTEXT[(name,)])))
+        typ = CONTEXT_NAMES.get((name,))
+        if typ is not None and (scope.route or (name,) not in ROUTE_ONLY):
+            return _T(self._read(self.table.context((name,), typ)))
         raise CompileError(f"unknown name {name!r} at {_where(e)}")
 
     def _attribute(self, e: ast.Attribute, scope: Scope) -> _T:
@@ -191,8 +179,9 @@ class Translator:
                     raise CompileError(f"tool {scope.tool} has no argument {e.attr!r}")
                 return _T(self._read(arg))
             ctx_path = (base.id, e.attr)
-            if ctx_path in _CONTEXT and not self._is_arg(scope, base.id):
-                return _T(self._read(self.table.context(ctx_path, _CONTEXT[ctx_path])))
+            typ = CONTEXT_NAMES.get(ctx_path)
+            if typ is not None and not self._is_arg(scope, base.id):
+                return _T(self._read(self.table.context(ctx_path, typ)))
         value = self._expr(base, scope)
         info = self.sorts.record_of_sort(value.term.sort())
         if info is None or e.attr not in info.accessors:

@@ -6,6 +6,7 @@ The syntax tree lives in :mod:`guardgraph.specs.ast`; diagnostics in
 
 from guardgraph.specs import ast
 from guardgraph.specs._checker import check_spec, type_of
+from guardgraph.specs._context import CONTEXT_NAMES, CONTEXT_ROOTS, ROUTE_ONLY
 from guardgraph.specs._declare import Declarations, declarations_to_text, declare_tools
 from guardgraph.specs._format import format_spec, format_type
 from guardgraph.specs._loader import LoadResult, content_hash, load_file, load_text
@@ -15,6 +16,9 @@ from guardgraph.specs.diagnostics import CODES, Code, Diagnostic, Severity
 
 __all__ = [
     "CODES",
+    "CONTEXT_NAMES",
+    "CONTEXT_ROOTS",
+    "ROUTE_ONLY",
     "Code",
     "Declarations",
     "Diagnostic",

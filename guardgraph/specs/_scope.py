@@ -15,8 +15,9 @@ from types import MappingProxyType
 from typing import Protocol
 
 from guardgraph.specs import ast
+from guardgraph.specs._context import CONTEXT_NAMES
 from guardgraph.specs._locate import Locator
-from guardgraph.specs._types import BOOL, STR, Ty, resolve, set_of
+from guardgraph.specs._types import Ty, resolve
 from guardgraph.specs.diagnostics import Diagnostic, Severity
 
 __all__ = [
@@ -35,17 +36,21 @@ __all__ = [
 ]
 
 
-# Context names (docs/language.md, "Names in scope", item 4). `target` is only in scope in
-# an `on route` rule; `task` and `session` are only reachable through their fields.
-CONTEXT: Mapping[str, Ty] = MappingProxyType(
-    {"agent": STR, "tool": STR, "target": STR, "approved": BOOL}
-)
-CONTEXT_FIELDS: Mapping[str, Mapping[str, Ty]] = MappingProxyType(
-    {
-        "task": MappingProxyType({"labels": set_of(STR), "kind": STR}),
-        "session": MappingProxyType({"user": STR}),
-    }
-)
+# The context names as the checker's types, read off the one table in `_context`.
+def _context_types() -> tuple[Mapping[str, Ty], Mapping[str, Mapping[str, Ty]]]:
+    top: dict[str, Ty] = {}
+    fields: dict[str, dict[str, Ty]] = {}
+    for path, texpr in CONTEXT_NAMES.items():
+        ty = resolve(texpr, records={}, enums={})
+        if len(path) == 1:
+            top[path[0]] = ty
+        else:
+            fields.setdefault(path[0], {})[path[1]] = ty
+    return MappingProxyType(top), MappingProxyType(
+        {k: MappingProxyType(v) for k, v in fields.items()})
+
+
+CONTEXT, CONTEXT_FIELDS = _context_types()
 
 
 # The short text under the caret, per code, where the message has no better one.
