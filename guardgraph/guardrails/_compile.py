@@ -50,6 +50,9 @@ class CompiledRule:
     applies: z3.BoolRef
     require: z3.BoolRef
     inputs: tuple[Input, ...]
+    # The top-level conjuncts of `require` as written, each with its own term (`require`
+    # is their conjunction); empty for a rule built by hand.
+    conjuncts: tuple[tuple[ast.Expr, z3.BoolRef], ...] = ()
 
     @property
     def fires(self) -> z3.BoolRef:
@@ -244,7 +247,7 @@ def compile_policy(spec: ast.Spec) -> CompiledPolicy:
 def _compile_rule(tr: Translator, rule: ast.Rule, target: str, tool: str | None) -> CompiledRule:
     scope = Scope(tool=tool, route=target == ROUTE)
     applies, read_a = tr.formula(rule.when, scope)
-    require, read_r = tr.formula(rule.require, scope)
+    require, conjuncts, read_r = tr.formula_parts(rule.require, scope)
     inputs = {i.key: i for i in (*read_a, *read_r)}
     return CompiledRule(
         rule=rule,
@@ -253,6 +256,7 @@ def _compile_rule(tr: Translator, rule: ast.Rule, target: str, tool: str | None)
         applies=applies,
         require=require,
         inputs=tuple(inputs.values()),
+        conjuncts=conjuncts,
     )
 
 
@@ -264,4 +268,5 @@ def _with_tool(rule: CompiledRule, tool: str, ctx: z3.Context) -> CompiledRule:
         applies=rule.applies,
         require=rule.require,
         inputs=rule.inputs,
+        conjuncts=rule.conjuncts,
     )

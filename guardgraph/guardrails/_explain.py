@@ -1,8 +1,9 @@
 """Why a rule fired: the conjunct of its ``require`` that failed, with the values it read.
 
-The conjuncts are those of the compiled Z3 term (the meaning); each is shown as DSL text
-where the source's top-level ``and`` lines up with them one to one, and otherwise in a
-DSL-like rendering of the Z3 term with inputs named as the spec names them.
+The conjuncts are the operands of the top-level ``and`` of ``require`` as written, each
+compiled to its own Z3 term by the translation (``CompiledRule.conjuncts``), so each is
+shown exactly as the spec writes it (``result(lookup).total``), by the one expression
+printer, ``guardgraph.specs.format_expr``.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import z3
 
 from guardgraph.guardrails._compile import CompiledRule, Input, InputKind
 from guardgraph.guardrails._fastpath import Unsupported, compile_term
-from guardgraph.guardrails._text import expr_text
 from guardgraph.guardrails.verdict import Failure
-from guardgraph.specs import ast
+from guardgraph.specs import format_expr
 
 __all__ = ["Conjunct", "display_name", "explain", "rule_conjuncts"]
 
@@ -48,21 +48,6 @@ def display_name(inp: Input) -> str:
     return body  # pragma: no cover
 
 
-def _ast_conjuncts(e: ast.Expr) -> list[ast.Expr]:
-    if isinstance(e, ast.Binary) and e.op is ast.BinOp.AND:
-        return _ast_conjuncts(e.left) + _ast_conjuncts(e.right)
-    return [e]
-
-
-def _z3_conjuncts(e: z3.BoolRef) -> list[z3.BoolRef]:
-    if z3.is_and(e):
-        out: list[z3.BoolRef] = []
-        for c in e.children():
-            out.extend(_z3_conjuncts(c))
-        return out
-    return [e]
-
-
 def _consts(term: z3.ExprRef) -> list[z3.ExprRef]:
     seen: dict[int, z3.ExprRef] = {}
     stack = [term]
@@ -78,19 +63,17 @@ def _consts(term: z3.ExprRef) -> list[z3.ExprRef]:
 
 
 def rule_conjuncts(rule: CompiledRule) -> tuple[Conjunct, ...]:
-    terms = _z3_conjuncts(rule.require)
-    texts = [expr_text(c) for c in _ast_conjuncts(rule.rule.require)]
+    parts = rule.conjuncts or ((rule.rule.require, rule.require),)
     by_name = {i.key: i for i in rule.inputs}
     out = []
-    for n, term in enumerate(terms):
+    for expr, term in parts:
         try:
             fn: Callable[[Mapping[str, object]], object] | None = compile_term(term)
         except Unsupported:
             fn = None
         inputs = tuple(by_name[c.decl().name()] for c in _consts(term)
                        if c.decl().name() in by_name)
-        text = texts[n] if len(texts) == len(terms) else _render(term, by_name)
-        out.append(Conjunct(text=text, term=term, fn=fn, inputs=inputs))
+        out.append(Conjunct(text=format_expr(expr), term=term, fn=fn, inputs=inputs))
     return tuple(out)
 
 
@@ -112,31 +95,4 @@ def explain(rule: CompiledRule, conjuncts: tuple[Conjunct, ...], env: Mapping[st
             if defined:  # the term has no value yet (min of nothing, result before a call)
                 values += tuple((display_name(i), False) for i in defined)
             return Failure(rule=rule.rule.name, condition=c.text, values=values)
-    return Failure(rule=rule.rule.name, condition=expr_text(rule.rule.require))
-
-
-_INFIX = {
-    z3.Z3_OP_LE: "<=", z3.Z3_OP_LT: "<", z3.Z3_OP_GE: ">=", z3.Z3_OP_GT: ">",
-    z3.Z3_OP_EQ: "==", z3.Z3_OP_ADD: "+", z3.Z3_OP_SUB: "-", z3.Z3_OP_MUL: "*",
-    z3.Z3_OP_DIV: "/", z3.Z3_OP_MOD: "%", z3.Z3_OP_AND: "and", z3.Z3_OP_OR: "or",
-    z3.Z3_OP_IMPLIES: "implies",
-}
-
-
-def _render(e: z3.ExprRef, inputs: Mapping[str, Input]) -> str:
-    if z3.is_const(e) and e.decl().kind() == z3.Z3_OP_UNINTERPRETED:
-        inp = inputs.get(e.decl().name())
-        return display_name(inp) if inp is not None else e.decl().name()
-    if not z3.is_app(e):
-        return str(e)
-    k = e.decl().kind()
-    kids = [_render(c, inputs) for c in e.children()]
-    if k in _INFIX and len(kids) >= 2:
-        return "(" + f" {_INFIX[k]} ".join(kids) + ")"
-    if k == z3.Z3_OP_NOT:
-        return f"not {kids[0]}"
-    if k == z3.Z3_OP_SELECT and z3.is_bool(e):
-        return f"{kids[1]} in {kids[0]}"
-    if not kids:
-        return str(e)
-    return f"{e.decl().name()}({', '.join(kids)})"
+    return Failure(rule=rule.rule.name, condition=format_expr(rule.rule.require))

@@ -11,9 +11,9 @@ from enum import StrEnum
 
 import z3
 
-from guardgraph.guardrails._text import expr_text
 from guardgraph.guardrails._z3sorts import Sorts
 from guardgraph.specs import ast
+from guardgraph.specs import format_expr as expr_text
 
 __all__ = ["Input", "InputKind", "InputTable"]
 

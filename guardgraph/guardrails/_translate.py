@@ -19,9 +19,9 @@ import z3
 from guardgraph.guardrails._errors import CompileError
 from guardgraph.guardrails._inputs import Input, InputTable
 from guardgraph.guardrails._regex import regex_to_z3
-from guardgraph.guardrails._text import expr_text
 from guardgraph.guardrails._z3sorts import Sorts, string_val
 from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY, ast
+from guardgraph.specs import format_expr as expr_text
 
 __all__ = ["Scope", "Translator", "iter_subexprs"]
 
@@ -83,6 +83,27 @@ class Translator:
             return self._true, ()
         term = self._bool(e, scope)
         return term, tuple(self._reads.values())
+
+    def formula_parts(
+        self, e: ast.Expr, scope: Scope
+    ) -> tuple[z3.BoolRef, tuple[tuple[ast.Expr, z3.BoolRef], ...], tuple[Input, ...]]:
+        """Like :meth:`formula`, and also each top-level conjunct of ``e`` (the operands
+        of its ``and`` tree, as written) with its own term. The whole term is built from
+        those same terms, so it is exactly the term ``formula`` gives; explanations name
+        the conjunct that failed in the spec's words, with no second printer of Z3 terms."""
+        self._reads = {}
+        parts: list[tuple[ast.Expr, z3.BoolRef]] = []
+
+        def walk(x: ast.Expr) -> z3.BoolRef:
+            if isinstance(x, ast.Binary) and x.op is ast.BinOp.AND:
+                left = walk(x.left)
+                return z3.And(left, walk(x.right))
+            term = self._bool(x, scope)
+            parts.append((x, term))
+            return term
+
+        whole = walk(e)
+        return whole, tuple(parts), tuple(self._reads.values())
 
     # ------------------------------------------------------------------ helpers
 

@@ -366,3 +366,17 @@ def test_string_literals_keep_their_code_points() -> None:
     assert not holds(policy, rule.require, {**BASE, "arg:pay.to": "\\u{73}end"})
     assert policy.from_z3(policy.to_z3("\\u{41}", policy.arg("pay", "to").type),
                           policy.arg("pay", "to").type) == "\\u{41}"
+
+
+def test_conjuncts_are_compiled_as_written_and_make_up_require() -> None:
+    policy = _rule_policy("amount <= result(lookup).price and n > 0 and "
+                          "(n < 1_000 or to in {\"a\", \"b\"})")
+    (rule,) = policy.rules_for("pay")
+    from guardgraph.specs import format_expr
+
+    texts = [format_expr(e) for e, _ in rule.conjuncts]
+    assert texts == ["amount <= result(lookup).price", "n > 0", 'n < 1_000 or to in {"a", "b"}']
+    whole = z3.And(*[t for _, t in rule.conjuncts])
+    solver = z3.Solver(ctx=policy.ctx)
+    solver.add(whole != rule.require)
+    assert solver.check() == z3.unsat
