@@ -11,15 +11,18 @@ when it runs, so `guardgraph lint` never loads the audit log or OpenTelemetry.
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 
 from guardgraph._cli import audit as _audit
 from guardgraph._cli import audit_review as _audit_review
 from guardgraph._cli import demo as _demo
+from guardgraph._cli import explain as _explain
 from guardgraph._cli import fmt as _fmt
 from guardgraph._cli import guard as _guard
 from guardgraph._cli import lint as _lint
+from guardgraph._cli._help import Group
 
 app = typer.Typer(
     name="guardgraph",
@@ -28,12 +31,37 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=Group,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("guardgraph")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            from guardgraph import __version__ as number
+        typer.echo(f"guardgraph {number}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Safety-verified agent orchestration: specs, guard and audit log."""
+
+
+# One line per verb module: each module's `register(app)` adds its commands.
 
 _fmt.register(app)
 _lint.register(app)
 _guard.register(app)
 _demo.register(app)
+_explain.register(app)
 _audit_review.register(_audit.audit_app)
 app.add_typer(_audit.audit_app, name="audit")
 
@@ -51,3 +79,7 @@ def main() -> None:
         sys.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n")
         sys.stderr.write("hint: this is a bug in guardgraph; please report it\n")
         raise SystemExit(70) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from guardgraph._cli._common import fail_now, opened_store
+from guardgraph._cli._audit_store import opened_store
+from guardgraph._cli._console import fail_now
 from guardgraph.errors import AuditVerificationError, GuardgraphError
 
 if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up
@@ -189,7 +190,7 @@ def prove_cmd(
         typer.Option("--consistency", help="Prove that the checkpoint of NEW_SIZE records "
                      "extends the log of OLD_SIZE records.", metavar="OLD_SIZE NEW_SIZE"),
     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the proof to "
+    output: Annotated[Path | None, typer.Option("--out", "-o", help="Write the proof to "
                                                 "a file instead of stdout.")] = None,
 ) -> None:
     """Print an inclusion proof for one record, or a consistency proof (JSON), that

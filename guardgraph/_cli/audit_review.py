@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
-from guardgraph._cli._common import fail_now, opened_store
+from guardgraph._cli._audit_store import opened_store
+from guardgraph._cli._console import fail_now
 from guardgraph.errors import GuardgraphError
 
 if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up

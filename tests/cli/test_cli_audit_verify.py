@@ -82,7 +82,7 @@ def test_verify_usage_errors_exit_2(db: str, tmp_path: Path) -> None:
 
 def test_prove_and_check_an_inclusion_proof(db: str, tmp_path: Path) -> None:
     proof = tmp_path / "proof.json"
-    code, _, err = _run("audit", "prove", db, "7", "--output", str(proof))
+    code, _, err = _run("audit", "prove", db, "7", "--out", str(proof))
     assert code == 0, err
     pub = str(key_paths(db)[1])
     code, out, _ = _run("audit", "check-proof", str(proof), "--public-key", pub)

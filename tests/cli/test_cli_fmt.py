@@ -57,11 +57,11 @@ def test_check_lists_files_that_would_change(
     assert messy.read_text() == MESSY
 
 
-def test_syntax_errors_go_to_stderr_with_exit_1(runner: CliRunner, tmp_path: Path) -> None:
+def test_syntax_errors_go_to_stderr_with_exit_2(runner: CliRunner, tmp_path: Path) -> None:
     bad = tmp_path / "bad.spec"
     bad.write_text(BROKEN)
     result = runner.invoke(app, ["fmt", str(bad)], env={"NO_COLOR": "1"})
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # bad input, as the README's exit-code table says
     assert result.stdout == ""
     assert "error[GG101]: unexpected `<`" in result.stderr
     assert f" --> {bad}:2:28" in result.stderr
@@ -73,7 +73,7 @@ def test_json_output(runner: CliRunner, messy: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.spec"
     bad.write_text(BROKEN)
     result = runner.invoke(app, ["fmt", "--format", "json", str(messy), str(bad)])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     payload = json.loads(result.stdout)
     assert payload["files"] == [
         {"path": str(messy), "status": "changed", "formatted": CANONICAL},
@@ -113,3 +113,11 @@ def test_stdin(runner: CliRunner) -> None:
     result = runner.invoke(app, ["fmt", "-"], input=MESSY)
     assert result.exit_code == 0
     assert result.stdout == CANONICAL
+
+
+def test_json_errors_are_json(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["fmt", "--format", "json", str(tmp_path / "nope.spec")])
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)
+    assert error["level"] == "error" and "no such file" in error["message"]
+    assert error["path"] == str(tmp_path / "nope.spec")

@@ -1,0 +1,77 @@
+"""Private: how `--help` names the values each option and argument takes.
+
+Typer shows a parameter's Python type (``<list[str]>``, ``<int range>``, ``<Path>``); a
+user wants words: ``FILE``, ``N``, ``human|json``. :class:`Group` is the app's group
+class; when typer builds the command tree it relabels every parameter of every verb, the
+ones registered later included, so no verb has to spell out metavars to look right.
+"""
+
+from datetime import datetime
+from pathlib import PurePath
+from typing import Any, get_args
+
+from typer.core import TyperArgument, TyperGroup, TyperOption
+
+__all__ = ["Group", "label"]
+
+
+def label(param: TyperArgument | TyperOption) -> str:
+    """The word for the value ``param`` takes (no Python type names)."""
+    if param.metavar is not None:
+        return param.metavar
+    desc = param.type_descriptor
+    if desc.is_choice:
+        return "|".join(str(getattr(c, "value", c)) for c in desc.choices or ())
+    annotation: Any = desc.annotation
+    if desc.is_list and get_args(annotation):
+        annotation = get_args(annotation)[0]  # a repeatable option: the word for one value
+    if desc.is_path or (isinstance(annotation, type) and issubclass(annotation, PurePath)):
+        return "FILE" if isinstance(param, TyperOption) else (param.name or "file").upper()
+    if desc.is_datetime:
+        return "TIME"
+    if annotation is int or (desc.is_ranged and "int" in str(desc.ranged_type_name)):
+        return "N"
+    if annotation is float or desc.is_ranged:
+        return "NUMBER"
+    if annotation is datetime:
+        return "TIME"
+    if isinstance(param, TyperArgument):
+        return (param.name or "value").upper()
+    return "TEXT"
+
+
+class _Option(TyperOption):
+    def display_type(self, ctx: Any) -> str:
+        return label(self)
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return label(self)
+
+
+class _Argument(TyperArgument):
+    # The argument's own name is its label (``FILES...``); no type after it.
+    def display_type(self, ctx: Any) -> str:
+        return ""
+
+    def display_type_rich(self, ctx: Any) -> str | None:
+        return None
+
+
+def _relabel(command: Any) -> None:  # typer's own click command classes
+    for param in command.params:
+        if type(param) is TyperOption:
+            param.__class__ = _Option
+        elif type(param) is TyperArgument:
+            param.__class__ = _Argument
+            if param.metavar is None:
+                param.metavar = label(param)
+    for sub in getattr(command, "commands", {}).values():
+        _relabel(sub)
+
+
+class Group(TyperGroup):
+    """The root command group: relabels the whole tree once it is built."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _relabel(self)

@@ -1,0 +1,68 @@
+"""`guardgraph --help` and `--version`: words for values, one spelling of each option."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from typing import Any
+
+import typer.main
+from typer.core import TyperOption
+from typer.testing import CliRunner
+
+import guardgraph
+from guardgraph.cli import app
+
+runner = CliRunner()
+
+
+def _commands() -> list[tuple[list[str], Any]]:
+    """Every verb of the app (those other modules register included), with its path."""
+    found: list[tuple[list[str], Any]] = []
+
+    def walk(path: list[str], command: Any) -> None:
+        subs = getattr(command, "commands", {})
+        if not subs:
+            found.append((path, command))
+        for name, sub in subs.items():
+            walk([*path, name], sub)
+
+    walk([], typer.main.get_command(app))
+    return found
+
+
+def test_version() -> None:
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.stdout == f"guardgraph {guardgraph.__version__}\n"
+    proc = subprocess.run([sys.executable, "-m", "guardgraph.cli", "--version"],
+                          capture_output=True, text=True, check=False)
+    assert (proc.returncode, proc.stdout) == (0, f"guardgraph {guardgraph.__version__}\n")
+
+
+def test_help_shows_no_python_types() -> None:
+    commands = _commands()
+    assert len(commands) >= 10
+    for path, _ in commands:
+        result = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "80"})
+        assert result.exit_code == 0, (path, result.output)
+        for bad in (r"<[A-Za-z_][\w\[\], .|]*>", r"\blist\[", r"\bPath\b", r"\bint range\b",
+                    r"\bstr\b"):
+            assert not re.search(bad, result.stdout), (path, bad, result.stdout)
+
+
+def test_one_spelling_per_option_across_verbs() -> None:
+    # The same idea has one name everywhere: --format for the output form, --out (-o)
+    # for the file or folder written.
+    options = 0
+    for path, command in _commands():
+        for param in command.params:
+            if not isinstance(param, TyperOption):
+                continue
+            names = set(param.opts) | set(param.secondary_opts)
+            assert not names & {"--output", "--output-format", "--fmt", "-f"}, (path, names)
+            options += 1
+            if "-o" in names:
+                assert "--out" in names, (path, names)
+    assert options >= 30
