@@ -16,6 +16,7 @@ from typing import Final
 
 from lark import Token
 
+from guardgraph.specs._terminals import terminal_patterns
 from guardgraph.specs.ast import Span
 from guardgraph.specs.diagnostics import Diagnostic
 
@@ -29,6 +30,10 @@ __all__ = [
     "tokenize",
 ]
 
+# The tokenizer's scanning pattern is wider than the tokens (a string runs to its quote
+# or the line's end, a number to the next non-word character) so that a malformed token is
+# reported as one (GG103, GG105, GG106); what is a valid token is decided by the grammar's
+# own terminal patterns (`_terminals`), never by a second definition here.
 _MASTER: Final = re.compile(
     r"""
     (?P<ws>[\ \t\r\n\f\v]+)
@@ -41,10 +46,8 @@ _MASTER: Final = re.compile(
     """,
     re.VERBOSE | re.DOTALL,
 )
-_CLOSED_STRING: Final = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"')
-_INT: Final = re.compile(r"[0-9]+(?:_[0-9]+)*")
-_REAL: Final = re.compile(r"[0-9]+(?:_[0-9]+)*\.[0-9]+(?:_[0-9]+)*")
-_DURATION: Final = re.compile(r"([0-9]+(?:_[0-9]+)*)(ms|s|m|h|d|w)")
+# A scanned string that reached its closing quote (valid or with bad escapes inside).
+_CLOSED: Final = re.compile(r'"(?:[^"\\\n]|\\[^\n])*"')
 _ESCAPE: Final = re.compile(r"\\(u[0-9a-fA-F]{4}|.)", re.DOTALL)
 _SIMPLE_ESCAPES: Final = {'"': '"', "\\": "\\", "n": "\n", "t": "\t"}
 # Python's int() refuses very long digit strings; far below that, no spec needs them.
@@ -133,25 +136,34 @@ def _check_number(text: str) -> str | None:
     """The terminal for a number-like word, or None when it is malformed."""
     if len(text) > _MAX_DIGITS:
         return None
-    if _INT.fullmatch(text):
-        return "INT"
-    if _REAL.fullmatch(text):
-        return "REAL"
-    m = _DURATION.fullmatch(text)
-    if m:
-        if m.group(2) == "ms" and int(m.group(1).replace("_", "")) % 1000:
-            return None
-        return "DURATION"
+    patterns = terminal_patterns()
+    for terminal in ("INT", "REAL", "DURATION"):
+        if patterns[terminal].fullmatch(text):
+            if terminal == "DURATION" and text.endswith("ms") and _count(text[:-2]) % 1000:
+                return None
+            return terminal
     return None
+
+
+def _count(digits: str) -> int:
+    return int(digits.replace("_", ""))
+
+
+def _split_duration(text: str) -> tuple[int, str] | None:
+    """(number, unit) of a duration's text, or None when it is not a DURATION token."""
+    if len(text) > _MAX_DIGITS or not terminal_patterns()["DURATION"].fullmatch(text):
+        return None
+    unit = "ms" if text.endswith("ms") else text[-1]
+    return _count(text[: -len(unit)]), unit
 
 
 def duration_value(text: str) -> int | None:
     """Seconds of a duration's text, or None when it is not a well-formed duration."""
-    m = _DURATION.fullmatch(text)
-    if m is None or len(text) > _MAX_DIGITS:
+    split = _split_duration(text)
+    if split is None:
         return None
-    n = int(m.group(1).replace("_", ""))
-    return n // 1000 if m.group(2) == "ms" else n * UNIT_SECONDS[m.group(2)]
+    n, unit = split
+    return n // 1000 if unit == "ms" else n * UNIT_SECONDS[unit]
 
 
 def duration_seconds(text: str) -> int:
@@ -205,7 +217,9 @@ def tokenize(text: str, *, path: str, keywords: Mapping[str, str]) -> Lexed:
                 tokens.append(_token(terminal, value, path, start, line, col))
         elif kind == "string":
             tokens.append(_token("STRING", value, path, start, line, col))
-            if not _CLOSED_STRING.fullmatch(value):
+            if terminal_patterns()["STRING"].fullmatch(value):
+                pass
+            elif not _CLOSED.fullmatch(value):
                 diags.append(
                     Diagnostic(
                         code="GG103",
@@ -217,7 +231,8 @@ def tokenize(text: str, *, path: str, keywords: Mapping[str, str]) -> Lexed:
                 )
                 error_offsets.append(start)
             else:
-                for offset, esc in decode_string(value[1:-1])[1]:
+                bad = decode_string(value[1:-1])[1] or [(0, value[1:-1])]
+                for offset, esc in bad:
                     diags.append(_bad_escape(esc, path, line, col + 1 + offset))
                     error_offsets.append(start)
         elif kind == "comment":
@@ -252,7 +267,7 @@ def _show_chars(value: str) -> str:
 def _bad_number(value: str, path: str, line: int, col: int) -> Diagnostic:
     if len(value) > _MAX_DIGITS:
         message, label = "number is too long", f"more than {_MAX_DIGITS} characters"
-    elif _DURATION.fullmatch(value):
+    elif terminal_patterns()["DURATION"].fullmatch(value):
         message = f"duration `{value}` is not a whole number of seconds"
         label = "windows have one-second resolution"
     else:
