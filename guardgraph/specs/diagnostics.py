@@ -115,6 +115,13 @@ CODES: dict[str, Code] = _registry(
          summary="the solver returned unknown or timed out"),
     Code(code="GG410", name="bad-trace", severity=E, summary="malformed trace line"),
     Code(code="GG411", name="bad-facts", severity=E, summary="malformed facts file"),
+    # GG420-GG429: values that cannot be taken as given (guardrails/_freeze.py)
+    Code(code="GG420", name="bad-string", severity=E,
+         summary="a string that is not valid Unicode (a lone surrogate)"),
+    Code(code="GG421", name="inexact-value", severity=E,
+         summary="a value with no exact built-in reading (an object, NaN, a lossy number)"),
+    Code(code="GG422", name="value-too-large", severity=E,
+         summary="a value beyond the size or nesting caps"),
     # GG5xx: audit
     Code(code="GG501", name="chain-broken", severity=E,
          summary="a record does not commit to its predecessor"),
