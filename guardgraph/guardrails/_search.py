@@ -294,6 +294,8 @@ class Values:
                 out += [{n: rng.choice(vals) for n, vals in fields} for _ in range(11)]
             else:
                 out = []
+        elif kind == z3.Z3_UNINTERPRETED_SORT:
+            out = [None]  # `json`: opaque, one value stands for all (see _z3sorts)
         else:
             out = []
         # Unique, first seen first (a model's value may repeat a literal).

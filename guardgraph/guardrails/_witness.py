@@ -161,6 +161,8 @@ def show_value(v: object) -> str:
     """A value in DSL spelling: ``"x"``, ``5001``, ``12.5``, ``1/3``, ``{"a"}``, ``[1, 2]``."""
     if isinstance(v, bool):
         return "true" if v else "false"
+    if v is None:
+        return "null"  # a `json` value no rule constrains
     if isinstance(v, str):
         return json.dumps(v, ensure_ascii=False)
     if isinstance(v, Fraction):

@@ -96,6 +96,10 @@ class Sorts:
                 result = z3.BoolSort(ctx)
             case ast.PrimType(name=ast.Primitive.STR):
                 result = z3.StringSort(ctx)
+            case ast.PrimType(name=ast.Primitive.JSON):
+                # No rule reads a json value (the checker refuses every operator on it),
+                # so one uninterpreted sort with a single value stands for all of them.
+                result = z3.DeclareSort("json", ctx)
             case ast.ListType(element=e):
                 result = z3.SeqSort(self.sort(e))
             case ast.SetType(element=e):
@@ -145,6 +149,8 @@ class Sorts:
                 return z3.BoolVal(False, ctx)
             case ast.PrimType(name=ast.Primitive.STR):
                 return string_val("", ctx)
+            case ast.PrimType(name=ast.Primitive.JSON):
+                return z3.Const("json!value", self.sort(t))
             case ast.ListType(element=e):
                 return z3.Empty(z3.SeqSort(self.sort(e)))
             case ast.SetType(element=e):
@@ -185,6 +191,8 @@ class Sorts:
                 if not isinstance(value, str):
                     raise bad()
                 return string_val(value, ctx)
+            case ast.PrimType(name=ast.Primitive.JSON):
+                return self.zero(t)  # opaque: every json value reads the same to Z3
             case ast.NamedType(name=n) if n in self._enums:
                 if not isinstance(value, str) or value not in self._enums[n]:
                     raise bad()
@@ -232,6 +240,8 @@ class Sorts:
                 raise CompileError(f"not a bool value: {value}")
             case ast.PrimType(name=ast.Primitive.STR):
                 return _string(value)
+            case ast.PrimType(name=ast.Primitive.JSON):
+                return None  # no rule constrains it, so a witness may leave it null
             case ast.NamedType(name=n) if n in self._enums:
                 return _string(value)
             case ast.NamedType(name=n):
@@ -272,6 +282,8 @@ def python_value(value: z3.ExprRef) -> object:
           and sort.num_constructors() == 1 and z3.is_app(value)):
         names = [sort.accessor(0, i).name() for i in range(value.num_args())]
         return {n: python_value(c) for n, c in zip(names, value.children(), strict=True)}
+    elif kind == z3.Z3_UNINTERPRETED_SORT:
+        return None  # `json`: opaque, no rule constrains it
     raise CompileError(f"cannot read a value of sort {sort} from {value}")
 
 

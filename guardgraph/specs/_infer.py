@@ -305,6 +305,19 @@ class Infer:
             self.expect(e.right, BOOL, scope, what=what)
             return BOOL
         rt = self.expr(e.right, scope)
+        opaque = next((side for side, t in ((e.left, lt), (e.right, rt))
+                       if t.kind is Kind.JSON), None)
+        if opaque is not None:
+            self.report(
+                "GG203",
+                f"`{op}` cannot look into a json value: the spec treats json as opaque",
+                opaque,
+                scope,
+                help="rules may only ask present(x), tainted(x), from_user(x) or source(x) "
+                "of a json argument; declare a typed argument or record to constrain it",
+                label="json",
+            )
+            return BOOL if op not in _ARITH else UNKNOWN
         if op in _ARITH or op in _ORDER:
             return self._numeric(e, lt, rt, scope)
         if op in (ast.BinOp.IN, ast.BinOp.NOT_IN):

@@ -251,12 +251,33 @@ def tokenize(text: str, *, path: str, keywords: Mapping[str, str]) -> Lexed:
             error_offsets.append(start)
     end = _token("$END", "", path, len(text), line, len(text) - line_start + 1)
     return Lexed(
-        tokens=tuple(tokens),
+        tokens=_field_names(tokens),
         comments=tuple(comments),
         diagnostics=tuple(diags),
         error_offsets=tuple(error_offsets),
         end=end,
     )
+
+
+def _field_names(tokens: list[SpecToken]) -> tuple[SpecToken, ...]:
+    """Reserved words where only a name can stand are names: after `.` (``args.type``,
+    ``event.from``) and as a declared field or parameter (``{type: str}``, ``(on: bool``),
+    i.e. before `:` right after `(`, `,` or `{`. Real tool catalogues use such names; no
+    keyword can appear in those places, so the grammar stays unambiguous."""
+    out = list(tokens)
+    for i, tok in enumerate(out):
+        if tok.type in ("NAME", "STRING") or not tok.value.isidentifier():
+            continue  # only reserved words are retyped (a STRING's value has its quotes)
+        after_dot = i > 0 and out[i - 1].value == "."
+        declared = (
+            0 < i < len(out) - 1
+            and out[i + 1].value == ":"
+            and out[i - 1].value in ("(", ",", "{")
+        )
+        if after_dot or declared:
+            out[i] = _token("NAME", tok.value, tok.file, tok.start_pos or 0, tok.line or 1,
+                            tok.column or 1)
+    return tuple(out)
 
 
 def _show_chars(value: str) -> str:

@@ -41,6 +41,7 @@ class Kind(StrEnum):
     SET = "set"
     RECORD = "record"
     ENUM = "enum"
+    JSON = "json"  # opaque: no operator applies to it
     UNKNOWN = "unknown"
 
 
@@ -93,6 +94,8 @@ def assignable(actual: Ty, expected: Ty) -> bool:
     """Whether a value of type ``actual`` may stand where ``expected`` is required."""
     if actual.unknown or expected.unknown:
         return True
+    if Kind.JSON in (actual.kind, expected.kind):
+        return False  # a json value is opaque: nothing compares with it, not even json
     if actual.kind is Kind.INT and expected.kind is Kind.REAL:
         return True
     if actual.kind is Kind.ENUM and expected.kind is Kind.ENUM:
@@ -135,7 +138,7 @@ def join(a: Ty, b: Ty) -> Ty | None:
 
 def to_type_expr(t: Ty) -> ast.TypeExpr | None:
     """The AST spelling of a resolved type; None for UNKNOWN (or a collection of it)."""
-    if t.kind in (Kind.INT, Kind.REAL, Kind.BOOL, Kind.STR):
+    if t.kind in (Kind.INT, Kind.REAL, Kind.BOOL, Kind.STR, Kind.JSON):
         return ast.PrimType(name=ast.Primitive(t.kind.value))
     if t.kind in (Kind.RECORD, Kind.ENUM) and t.name is not None:
         return ast.NamedType(name=t.name)

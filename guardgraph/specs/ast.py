@@ -81,6 +81,9 @@ class Primitive(StrEnum):
     REAL = "real"
     BOOL = "bool"
     STR = "str"
+    # Any JSON value the spec does not look into (a tool's free-form `options` argument):
+    # rules may ask only whether it is present or where it came from.
+    JSON = "json"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -337,7 +337,7 @@ def test_comments_attach_to_items() -> None:
         ("rule r: on f require x", ("GG104", 1, 1, "found keyword `rule`")),
         ("spec t version three", ("GG104", 1, 16, "malformed header: expected an integer")),
         (HEADER + "rule r:\n  on f\n  require a < b < c\n", ("GG101", 4, 17, "unexpected `<`")),
-        (HEADER + "tool f(type: int)", ("GG101", 2, 8, "unexpected keyword `type`")),
+        (HEADER + "const when = 1", ("GG101", 2, 7, "unexpected keyword `when`")),
         (
             HEADER + "rule r: on f when x",
             ("GG101", 2, 19, "unexpected end of the rule; expected `require`"),
