@@ -7,8 +7,11 @@ exceptions; a guard's deny is a verdict value, not an exception.
 from __future__ import annotations
 
 __all__ = [
+    "AuditCheckpointError",
+    "AuditConflictError",
     "AuditError",
     "AuditKeyError",
+    "AuditPayloadError",
     "AuditStoreError",
     "AuditVerificationError",
     "DeclarationError",
@@ -36,6 +39,26 @@ class AuditError(GuardgraphError):
 
 class AuditStoreError(AuditError):
     """The audit store cannot be opened, read or written (bad target, I/O, database)."""
+
+
+class AuditPayloadError(AuditError, ValueError):
+    """An event's payload does not match the written schema of its kind (what and where)."""
+
+
+class AuditConflictError(AuditStoreError):
+    """An event id already names a committed record with other content: a retry must carry
+    the same event, never a different one under a used id."""
+
+
+class AuditCheckpointError(AuditError):
+    """The records are committed, but signing the checkpoint after them failed.
+
+    ``records`` are the committed records: the caller must not write them again.
+    """
+
+    def __init__(self, reason: str, *, records: tuple[object, ...] = ()) -> None:
+        super().__init__(reason)
+        self.records = records
 
 
 class AuditKeyError(AuditError):
