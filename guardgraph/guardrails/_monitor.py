@@ -7,8 +7,10 @@ bool; result(t) the latest output. Only executed calls are observed. Reading a v
 costs amortised O(1) whatever the session's length: nothing re-scans the history.
 
 Times are integer microseconds since the epoch; a window ``within W`` holds events with
-``now - t <= W``. The monitor's clock never runs backwards: a check dated before the
-latest observed event reads as of that event.
+``now - t <= W``. Reading never changes the state (issue 11: no check can evict window
+entries for another): expired entries are skipped by a read and dropped only when a call
+is committed, at that call's time, which never runs backwards (the guard denies a check
+dated before the session's last committed event).
 """
 
 from __future__ import annotations
@@ -86,7 +88,8 @@ class MonitorState:
     one makes the check fail closed (GG409) instead of guessing.
     """
 
-    __slots__ = ("accs", "calls", "events", "last_us", "poisoned", "prov", "results")
+    __slots__ = ("accs", "calls", "committed", "events", "last_us", "poisoned", "prov",
+                 "results", "seq")
 
     def __init__(self) -> None:
         self.accs: dict[str, Accumulator] = {}
@@ -95,33 +98,40 @@ class MonitorState:
         self.last_us = 0
         self.events = 0
         self.calls: dict[str, str] = {}  # recent executed call ids -> tool (for results)
+        # every committed call id -> "tool:args_sha256" (commit is idempotent by call id)
+        self.committed: dict[str, str] = {}
+        self.seq = 0  # events folded in so far: the state's version, never decreasing
         # provenance: token -> [untrusted tools, all tools]; user tokens -> True
         self.prov: dict[str, Any] = {"u": {}, "s": {}, "user": {}}
 
     # ------------------------------------------------------------------ reading
 
     def read(self, track: Track, now_us: int) -> tuple[object, bool]:
-        """(value, defined) of a track as of ``now_us``; evicts expired window entries."""
+        """(value, defined) of a track as of ``now_us``; changes nothing."""
         now = max(now_us, self.last_us)
-        acc = self._acc(track)
-        s = acc.s
+        acc = self.accs.get(track.key)
+        s = acc.s if acc is not None else new_accumulator(track).s
         k = track.kind
         w = track.window_us
         if k in (TrackKind.COUNT, TrackKind.SUM):
             q = s[1]
-            if q is not None:
+            total = s[0]
+            if q:
                 floor = now - w  # type: ignore[operator]
-                while q and q[0][0] < floor:
-                    s[0] -= q.popleft()[1]
-            return s[0], True
+                for t, v in q:  # entries expired since the last commit: skipped, kept
+                    if t >= floor:
+                        break
+                    total -= v
+            return total, True
         if k in (TrackKind.MIN, TrackKind.MAX):
             q = s[1]
             if q is None:
                 return s[0], s[0] is not None
             floor = now - w  # type: ignore[operator]
-            while q and q[0][0] < floor:
-                q.popleft()
-            return (q[0][1], True) if q else (None, False)
+            for t, v in q:  # a monotonic deque: the first live entry is the extreme
+                if t >= floor:
+                    return v, True
+            return None, False
         if k == TrackKind.ONCE:
             t = s[0]
             return t is not None and (w is None or now - t <= w), True
@@ -154,6 +164,25 @@ class MonitorState:
                 self._observe(track, tool, args, t)
             except _Undecided:
                 self.poisoned[track.key] = describe
+            self._evict(track, t)
+
+    def _evict(self, track: Track, t: int) -> None:
+        """Drop window entries that no read at ``t`` or later can see."""
+        if track.window_us is None:
+            return
+        acc = self.accs.get(track.key)
+        if acc is None:
+            return
+        s = acc.s
+        q = s[1] if track.kind in _WINDOWED else None
+        if not q:
+            return
+        floor = t - track.window_us
+        summed = track.kind in (TrackKind.COUNT, TrackKind.SUM)
+        while q and q[0][0] < floor:
+            _, v = q.popleft()
+            if summed:
+                s[0] -= v
 
     def _observe(self, track: Track, tool: str, args: Mapping[str, object], t: int) -> None:
         k = track.kind
@@ -245,5 +274,6 @@ def _decided(match: Matcher | None, tool: str, args: Mapping[str, object]) -> bo
     return got
 
 
+_WINDOWED = (TrackKind.COUNT, TrackKind.SUM, TrackKind.MIN, TrackKind.MAX)
 _MISSING = object()
 _RECENT_CALLS = 4096  # results arrive right after their call; older ids are forgotten

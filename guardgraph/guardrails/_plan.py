@@ -173,9 +173,10 @@ class _Planner:
 
     def _context(self, path: tuple[str, ...], action: Action, tool: str) -> object:
         s = self.session
+        # A plan step is never approved in advance: approval binds to one checked call.
         table: dict[tuple[str, ...], object] = {
             ("agent",): normalize(action.agent), ("tool",): tool,
-            ("target",): normalize(action.target or ""), ("approved",): action.approved,
+            ("target",): normalize(action.target or ""), ("approved",): False,
             ("task", "labels"): frozenset(normalize(x) for x in s.task_labels),
             ("task", "kind"): normalize(s.task_kind), ("session", "user"): normalize(s.user),
         }

@@ -7,6 +7,7 @@ lookups beyond the inputs its rules read.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
@@ -42,6 +43,7 @@ class ToolProgram:
 
 
 def _pattern_matcher(policy: CompiledPolicy, pattern: ast.EventPattern,
+                     lock: contextlib.AbstractContextManager[object],
                      ) -> Callable[[str, Mapping[str, object]], bool | None]:
     """Whether an executed call matches ``TOOL [where e]`` (negated: the opposite)."""
     tool, negated = pattern.tool, pattern.negated
@@ -78,18 +80,23 @@ def _pattern_matcher(policy: CompiledPolicy, pattern: ast.EventPattern,
             except (ArithmeticError, LookupError, TypeError, ValueError):
                 got = None
         if got is None:
-            got = decide(term, z3_assignment(policy, policy.inputs.values(), env))
+            with lock:  # the policy's Z3 context is not thread-safe
+                got = decide(term, z3_assignment(policy, policy.inputs.values(), env))
         return None if got is None else got != negated
     return where
 
 
-def build_tracks(policy: CompiledPolicy) -> dict[str, Track]:
-    """One track per MONITOR input (its DEFINED flag reads the same track)."""
+def build_tracks(policy: CompiledPolicy,
+                 lock: contextlib.AbstractContextManager[object] | None = None,
+                 ) -> dict[str, Track]:
+    """One track per MONITOR input (its DEFINED flag reads the same track). ``lock`` is
+    held around every Z3 call a pattern's fallback makes."""
+    held = lock if lock is not None else contextlib.nullcontext()
     tracks: dict[str, Track] = {}
     for inp in policy.inputs.values():
         if inp.kind is not InputKind.MONITOR or inp.node is None:
             continue
-        tracks[inp.key] = _track(policy, inp.key, inp.node)
+        tracks[inp.key] = _track(policy, inp.key, inp.node, held)
     return tracks
 
 
@@ -97,18 +104,20 @@ def _window(w: ast.DurationLit | None) -> int | None:
     return None if w is None else w.seconds * _US
 
 
-def _track(policy: CompiledPolicy, key: str, node: ast.Expr) -> Track:
+def _track(policy: CompiledPolicy, key: str, node: ast.Expr,
+           lock: contextlib.AbstractContextManager[object]) -> Track:
     match node:
         case ast.Aggregate(func=func, pattern=p, field=fld, window=w):
             return Track(key=key, kind=TrackKind(str(func)), window_us=_window(w),
-                         match=_pattern_matcher(policy, p),
+                         match=_pattern_matcher(policy, p, lock),
                          field=tuple(fld.split(".")) if fld else ())
         case ast.Temporal(op=op, pattern=p, window=w):
             return Track(key=key, kind=TrackKind(str(op)), window_us=_window(w),
-                         match=_pattern_matcher(policy, p))
+                         match=_pattern_matcher(policy, p, lock))
         case ast.Since(held=held, anchor=anchor):
-            return Track(key=key, kind=TrackKind.SINCE, match=_pattern_matcher(policy, held),
-                         anchor=_pattern_matcher(policy, anchor))
+            return Track(key=key, kind=TrackKind.SINCE,
+                         match=_pattern_matcher(policy, held, lock),
+                         anchor=_pattern_matcher(policy, anchor, lock))
         case ast.Call(func="result", args=(ast.Name(id=tool),)):
             return Track(key=key, kind=TrackKind.RESULT, tool=tool)
     raise ValueError(f"not a monitor term: {key}")  # pragma: no cover - compile guarantees

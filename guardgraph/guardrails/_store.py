@@ -1,39 +1,54 @@
 """Where session state lives: the `SessionStore` protocol, the in-memory default, and
-the compact serialisation used by shared stores and LangGraph checkpoints.
+the tagged-JSON form of events and states used by shared stores and session blobs.
 
 A session's state is a deterministic fold of its committed events (an executed call, a
-tool result, a user message). A store runs a check on the state and commits the events
-it produces atomically: nobody else commits to that session between the read and the
-commit, so a check-and-commit of a budget cannot be interleaved with another one (no lost
-update, no double spend).
+route, a tool result, a user message). A store runs a function on the state and commits
+the events it returns atomically: nobody else commits to that session between the read
+and the commit, so a check-and-commit of a budget cannot be interleaved with another one
+(no lost update, no double spend). The store never looks inside a state: it holds what
+the `StateCodec` the guard passes makes, folds, encodes and decodes.
+
+A dropped session is not forgotten: a tombstone stays, and every later transaction on
+that id fails (the guard denies with GG414) until a blob is restored, so dropping a
+session can never reopen its budgets.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from guardgraph.errors import GuardgraphError
-from guardgraph.guardrails._monitor import Accumulator, MonitorState
+from guardgraph.guardrails._errors import StoreError
 
-__all__ = ["Apply", "Event", "InMemoryStore", "SessionStore", "StoreError", "decode_event",
-           "decode_state", "encode_event", "encode_state"]
+__all__ = ["Event", "InMemoryStore", "SessionStore", "StateCodec", "StoreError",
+           "decode_event", "decode_value", "encode_event", "encode_value"]
 
 T = TypeVar("T")
-_FORMAT = 1
 
-# ("call", tool, args, time_us, call_id) | ("result", call_id, output, trusted)
-# | ("user", text); JSON-serialisable through `encode_event`.
+# ("call", tool, args, time_us, call_id, fingerprint) | ("route", call_id, fingerprint,
+# time_us) | ("result", call_id, output, trusted) | ("user", text)
 Event = tuple[Any, ...]
-Apply = Callable[[MonitorState, Event], None]
 
 
-class StoreError(GuardgraphError):
-    """The session store failed (unreachable, corrupt state, too much contention)."""
+class StateCodec(Protocol):
+    """How a guard's session state is made, folded and serialised (the store is blind)."""
+
+    def new(self) -> Any: ...
+
+    def apply(self, state: Any, event: Event) -> None: ...
+
+    def encode(self, state: Any) -> bytes: ...
+
+    def decode(self, data: bytes) -> Any: ...
+
+    def check_event(self, event: Event) -> None:
+        """Raise `StoreError` for an event that must not be written (malformed)."""
+        ...
 
 
 @runtime_checkable
@@ -41,52 +56,69 @@ class SessionStore(Protocol):
     """Runs ``fn`` on a session's state and commits the events it returns, atomically.
 
     ``fn`` returns ``(result, events)``; the store folds each committed event into the
-    state with ``apply``. ``fn`` may run more than once (an optimistic store retries it
-    after a conflict) and must not change the state itself beyond what a read may do.
+    state with ``codec.apply``. ``fn`` may run more than once (an optimistic store retries
+    it after a conflict or a lost reply) and must not change the state itself.
+    ``restore`` replaces a session's state with ``codec.encode`` bytes; ``drop`` forgets
+    the state but keeps the session closed until a restore.
     """
 
-    def transact(self, session_id: str, fn: Callable[[MonitorState], tuple[T, list[Event]]],
-                 apply: Apply) -> T: ...
+    def transact(self, session_id: str, fn: Callable[[Any], tuple[T, Sequence[Event]]],
+                 codec: StateCodec) -> T: ...
 
-    def restore(self, session_id: str, data: bytes) -> None:
-        """Replace the session's state with `encode_state` bytes (a checkpoint)."""
-        ...
+    def restore(self, session_id: str, data: bytes, codec: StateCodec) -> None: ...
+
+    def drop(self, session_id: str) -> None: ...
+
+
+def dropped_error(session_id: str) -> StoreError:
+    return StoreError(f"session {session_id!r} was dropped; its budgets stay closed",
+                      hint="restore it from a blob (Guard.restore_session), or use a new "
+                           "session id")
 
 
 class InMemoryStore:
     """Session states in this process, one lock per session (the default)."""
 
     def __init__(self) -> None:
-        self._states: dict[str, tuple[threading.Lock, MonitorState]] = {}
+        self._states: dict[str, tuple[threading.Lock, Any]] = {}
+        self._dropped: set[str] = set()
         self._lock = threading.Lock()
 
-    def _entry(self, session_id: str) -> tuple[threading.Lock, MonitorState]:
+    def _entry(self, session_id: str, codec: StateCodec) -> tuple[threading.Lock, Any]:
         entry = self._states.get(session_id)
         if entry is None:
             with self._lock:
                 entry = self._states.get(session_id)
                 if entry is None:
-                    entry = self._states[session_id] = (threading.Lock(), MonitorState())
+                    if session_id in self._dropped:
+                        raise dropped_error(session_id)
+                    entry = self._states[session_id] = (threading.Lock(), codec.new())
         return entry
 
-    def transact(self, session_id: str, fn: Callable[[MonitorState], tuple[T, list[Event]]],
-                 apply: Apply) -> T:
-        lock, state = self._entry(session_id)
+    def transact(self, session_id: str, fn: Callable[[Any], tuple[T, Sequence[Event]]],
+                 codec: StateCodec) -> T:
+        lock, state = self._entry(session_id, codec)
         with lock:
+            if self._states.get(session_id, (None,))[0] is not lock:
+                # dropped or restored while we waited: run on what is there now
+                return self.transact(session_id, fn, codec)
             result, events = fn(state)
             for event in events:
-                apply(state, event)
+                codec.check_event(event)
+            for event in events:
+                codec.apply(state, event)
         return result
 
-    def restore(self, session_id: str, data: bytes) -> None:
-        state = decode_state(data)
+    def restore(self, session_id: str, data: bytes, codec: StateCodec) -> None:
+        state = codec.decode(data)
         with self._lock:
             self._states[session_id] = (threading.Lock(), state)
+            self._dropped.discard(session_id)
 
     def drop(self, session_id: str) -> None:
-        """Forget a finished session."""
         with self._lock:
             self._states.pop(session_id, None)
+            self._dropped.add(session_id)
 
 
 # ------------------------------------------------------------------ serialisation
@@ -94,87 +126,63 @@ class InMemoryStore:
 # format carries a version so an incompatible reader fails instead of guessing.
 
 
-def _enc(v: Any) -> Any:
+def encode_value(v: Any) -> Any:
     if isinstance(v, bool) or v is None or isinstance(v, int | str):
         return v
     if isinstance(v, Fraction):
         return {"q": [v.numerator, v.denominator]}
     if isinstance(v, deque):
-        return {"dq": [[t, _enc(x)] for t, x in v]}
-    if isinstance(v, frozenset):
-        return {"fs": [_enc(x) for x in v]}
+        return {"dq": [[t, encode_value(x)] for t, x in v]}
+    if isinstance(v, frozenset | set):
+        return {"fs": [encode_value(x) for x in v]}
     if isinstance(v, tuple):
-        return {"t": [_enc(x) for x in v]}
+        return {"t": [encode_value(x) for x in v]}
     if isinstance(v, list):
-        return {"l": [_enc(x) for x in v]}
-    if isinstance(v, dict):
-        return {"d": {str(k): _enc(x) for k, x in v.items()}}
+        return {"l": [encode_value(x) for x in v]}
+    if isinstance(v, Mapping):
+        return {"d": {str(k): encode_value(x) for k, x in v.items()}}
     if isinstance(v, float):
+        if not math.isfinite(v):
+            raise StoreError(f"cannot store the non-finite float {v!r} in session state")
         return v  # JSON keeps a float's shortest repr, which reads back to the same float
-    raise StoreError(f"cannot serialise a {type(v).__name__} in session state")
+    raise StoreError(f"cannot store a {type(v).__name__} in session state")
 
 
-def _dec(v: Any) -> Any:
+def decode_value(v: Any) -> Any:
+    if isinstance(v, list):
+        raise StoreError("corrupt session state: a bare list where a tagged value belongs")
     if not isinstance(v, dict):
         return v
+    if len(v) != 1:
+        raise StoreError(f"corrupt session state: tagged value with {len(v)} tags")
     ((tag, body),) = v.items()
     if tag == "q":
         return Fraction(body[0], body[1])
     if tag == "dq":
-        return deque((t, _dec(x)) for t, x in body)
+        return deque((t, decode_value(x)) for t, x in body)
     if tag == "fs":
-        return frozenset(_dec(x) for x in body)
+        return frozenset(decode_value(x) for x in body)
     if tag == "t":
-        return tuple(_dec(x) for x in body)
+        return tuple(decode_value(x) for x in body)
     if tag == "l":
-        return [_dec(x) for x in body]
+        return [decode_value(x) for x in body]
     if tag == "d":
-        return {k: _dec(x) for k, x in body.items()}
-    raise StoreError(f"unknown tag {tag!r} in session state")
+        return {k: decode_value(x) for k, x in body.items()}
+    raise StoreError(f"corrupt session state: unknown tag {tag!r}")
 
 
 def encode_event(event: Event) -> bytes:
-    return json.dumps([_enc(x) for x in event], separators=(",", ":")).encode()
+    return json.dumps([encode_value(x) for x in event], separators=(",", ":"),
+                      allow_nan=False, ensure_ascii=False).encode("utf-8")
 
 
 def decode_event(data: bytes) -> Event:
     try:
-        return tuple(_dec(x) for x in json.loads(data))
-    except (ValueError, TypeError, KeyError) as exc:
-        raise StoreError(f"corrupt session event: {type(exc).__name__}: {exc}") from None
-
-
-def encode_state(state: MonitorState) -> bytes:
-    """Compact bytes of a session state (for shared stores and checkpoints)."""
-    doc = {
-        "format": _FORMAT,
-        "last": state.last_us,
-        "events": state.events,
-        "accs": {k: [_enc(x) for x in a.s] for k, a in state.accs.items()},
-        "poisoned": state.poisoned,
-        "results": {k: _enc(v) for k, v in state.results.items()},
-        "calls": state.calls,
-        "prov": state.prov,
-    }
-    return json.dumps(doc, separators=(",", ":")).encode()
-
-
-def decode_state(data: bytes) -> MonitorState:
-    """The state `encode_state` wrote; `StoreError` on anything else."""
-    try:
-        doc = json.loads(data)
-        if doc.get("format") != _FORMAT:
-            raise StoreError(f"session state format {doc.get('format')!r}, expected {_FORMAT}")
-        state = MonitorState()
-        state.last_us = int(doc["last"])
-        state.events = int(doc["events"])
-        state.accs = {k: Accumulator([_dec(x) for x in s]) for k, s in doc["accs"].items()}
-        state.poisoned = dict(doc["poisoned"])
-        state.results = {k: _dec(v) for k, v in doc["results"].items()}
-        state.calls = dict(doc["calls"])
-        state.prov = doc["prov"]
+        raw = json.loads(data)
+        if not isinstance(raw, list):
+            raise StoreError("corrupt session event: not a JSON array")
+        return tuple(decode_value(x) for x in raw)
     except StoreError:
         raise
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise StoreError(f"corrupt session state: {type(exc).__name__}: {exc}") from None
-    return state
+    except (ValueError, TypeError, KeyError, IndexError, ZeroDivisionError) as exc:
+        raise StoreError(f"corrupt session event: {type(exc).__name__}: {exc}") from None

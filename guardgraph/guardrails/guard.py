@@ -1,539 +1,494 @@
-"""The runtime guard: every tool call and routing decision passes `Guard.check`.
+"""The runtime guard: every tool call and routing decision passes `Guard.evaluate`, and
+an executable verdict becomes history only through `Guard.commit`.
 
-Flow of a check: validate and normalise the action (fail closed on anything unexpected)
--> read the inputs its tool's rules need (arguments, context, facts, monitor values,
-provenance) -> run the tool's fast path (Python compiled from the Z3 terms; Z3 itself for
-any rule the fast path cannot decide) -> on a firing rule: the failing conjunct with its
-values, a minimal repair where the rules permit one. Any exception on the way is a deny
-with a code (GG401-GG409), never an allow.
+Flow of a check: read the action and the session into exact values (fail closed on
+anything unexpected) -> take one snapshot of the session's state -> refuse a call id
+already used for another action, and a time before the session's last committed event
+-> fill the inputs the tool's rules read -> fast path (Z3 for what it cannot decide) ->
+a verdict with its `Subject`. Any exception on the way — from a fact provider or a store
+too, even a `SystemExit` — is a deny with a code; only `KeyboardInterrupt` propagates.
 
-A guard whose spec failed to load denies everything with GG407 (``fail_closed=True``, the
-default) and keeps the loader's diagnostics in `Guard.diagnostics`.
+Budgets are never overspent: `evaluate` changes nothing; `commit` re-checks the call
+against the state at that moment unless nothing was committed since the evaluation, and
+is idempotent by call id (see docs/internal/session-contracts.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
+import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from types import MappingProxyType
 from typing import Any
 
-from guardgraph.errors import GuardgraphError
-from guardgraph.guardrails import _plan
-from guardgraph.guardrails._compile import CompiledPolicy, compile_policy
-from guardgraph.guardrails._evaluate import decide
-from guardgraph.guardrails._explain import Conjunct, explain, rule_conjuncts
+from guardgraph.guardrails._check import ROUTE, Checker, Context, Deny, Prepared, read_context
+from guardgraph.guardrails._errors import GuardError, StoreError
 from guardgraph.guardrails._facts import FactError, FactProvider, Facts
-from guardgraph.guardrails._monitor import MonitorState, Track
-from guardgraph.guardrails._program import ToolProgram, build_program, build_tracks, z3_assignment
-from guardgraph.guardrails._provenance import (
-    output_leaves,
-    taint_keys,
-    text_tokens,
-    user_keys,
-    value_keys,
-)
-from guardgraph.guardrails._repair import find_repair
-from guardgraph.guardrails._store import (
-    Event,
-    InMemoryStore,
-    SessionStore,
-    decode_state,
-    encode_state,
-)
-from guardgraph.guardrails._validate import BadValue, normalize, validate, validator, zero
-from guardgraph.guardrails.action import Action, ActionKind, Session
-from guardgraph.guardrails.verdict import Decision, Failure, PlanVerdict, Verdict
-from guardgraph.specs import LoadResult, ast, load_file, load_text
-from guardgraph.specs.diagnostics import Diagnostic
+from guardgraph.guardrails._monitor import MonitorState
+from guardgraph.guardrails._session_state import Codec, read_blob, write_blob
+from guardgraph.guardrails._store import Event, InMemoryStore, SessionStore
+from guardgraph.guardrails.action import Action, Session
+from guardgraph.guardrails.approval import Approval, args_sha256
+from guardgraph.guardrails.policy import Policy, load_policy
+from guardgraph.guardrails.verdict import Decision, PlanVerdict, Subject, Verdict
+from guardgraph.specs import ast
 
-__all__ = ["FactProvider", "Guard", "GuardError", "load_specs"]
+__all__ = ["FactProvider", "Guard", "GuardError"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _US = timedelta(microseconds=1)
-
-
-class GuardError(GuardgraphError):
-    """Misuse of the guard's API (an undeclared fact, a result for an unknown session)."""
-
-
-class _Deny(Exception):
-    def __init__(self, code: str, message: str, rules: tuple[str, ...] = ()) -> None:
-        super().__init__(message)
-        self.verdict = Verdict(decision=Decision.DENY, code=code, message=f"{code}: {message}",
-                               rules=rules)
+_FIRST_VERDICTS = 65_536  # first verdict per committed call id, kept for duplicate commits
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _new_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Basis:
+    """What commit needs to record, or re-check, a verdict (never leaves the process)."""
+
+    policy_sha256: str
+    prepared: Prepared
+    call_id: str
+    ctx: Context
+    facts: Mapping[str, object]
+    now: int
+    seq: int  # the state version the verdict was decided on
+
+
 class Guard:
-    r"""Checks actions against a compiled spec; one guard serves many sessions and threads.
+    r"""Checks actions against a `Policy`; one guard serves many sessions and threads.
 
-    Build with `Guard.from_files`, `Guard.from_text` or `Guard.from_spec`. ``facts``: fact
-    name -> value, or a callable ``f(session) -> value`` run with ``fact_timeout_s``.
-    ``store``: where session state lives (default in-memory; `RedisStore` to share budgets
-    between replicas). ``clock``: the time of a check when the session does not give
-    ``now``. ``solver_timeout_ms`` bounds every Z3 call (fallback, repair, plan).
+    ``facts``: fact name -> value, or a callable ``f(session) -> value`` run with
+    ``fact_timeout_s``. ``store``: where session state lives (default in-memory;
+    `RedisStore` to share budgets between replicas). ``clock``: the time of a check when
+    the session gives no ``now``; a session ``now`` further ahead of it than
+    ``max_clock_skew`` is denied (None: no bound). ``ids`` makes call ids for actions
+    that have none. ``solver_timeout_ms`` bounds every Z3 call (fallback, repair, plan).
 
-    The host either calls `check_and_commit` (atomic; an allowed call is recorded as
-    executed, a repaired one with the repaired arguments), or `check`, runs the tool, then
-    `commit`. Tool outputs go to `record_result`, user messages to `user_message`, so that
-    ``result(t)``, ``tainted`` and ``from_user`` see them.
-
-    >>> g = Guard.from_text('spec s version 1\ntool pay(amount: int)\n'
-    ...                     'rule cap:\n  on pay\n  require amount <= 10\n')
-    >>> g.check(Action(tool="pay", args={"amount": 12}), Session(id="s")).message
+    >>> from guardgraph.guardrails import Policy
+    >>> g = Guard(Policy.from_text('spec s version 1\ntool pay(amount: int)\n'
+    ...                            'rule cap:\n  on pay\n  require amount <= 10\n'))
+    >>> g.evaluate(Action(tool="pay", args={"amount": 12}), Session(id="s")).message
     'cap: rule cap violated [failed: amount <= 10 (amount = 12)]'
     """
 
-    def __init__(self, spec: ast.Spec | None, *, diagnostics: Sequence[Diagnostic] = (),
-                 facts: Mapping[str, object] | None = None, store: SessionStore | None = None,
-                 clock: Callable[[], datetime] = _utc_now, fact_timeout_s: float = 1.0,
-                 solver_timeout_ms: int = 2000) -> None:
-        self.diagnostics = tuple(diagnostics)
+    def __init__(self, policy: Policy, *, facts: Mapping[str, object] | None = None,
+                 store: SessionStore | None = None,
+                 clock: Callable[[], datetime] | None = None,
+                 ids: Callable[[], str] | None = None, fact_timeout_s: float = 1.0,
+                 solver_timeout_ms: int = 2000,
+                 max_clock_skew: timedelta | None = timedelta(minutes=5)) -> None:
+        if not isinstance(policy, Policy):
+            raise GuardError(f"Guard needs a Policy (guardgraph.guardrails.load_policy), got "
+                             f"{type(policy).__name__}")
+        self._policy = policy
+        self._rt = policy.runtime()
+        self._checker = Checker(self._rt, solver_timeout_ms=solver_timeout_ms)
+        self._codec = Codec(self._rt)
         self._store: SessionStore = store if store is not None else InMemoryStore()
-        self._clock = clock
+        self._clock = clock if clock is not None else _utc_now
+        self._ids = ids if ids is not None else _new_id
+        self._skew = max_clock_skew
         self._solver_timeout = solver_timeout_ms
-        # Z3 contexts are not thread-safe: every solver call on this policy holds the lock.
-        self._z3 = threading.Lock()
-        self._policy: CompiledPolicy | None = None
-        self._programs: dict[str, ToolProgram] = {}
-        self._tracks: tuple[Track, ...] = ()
-        self._names: dict[str, str] = {}
-        self._params: dict[str, dict[str, tuple[Callable[[object, str], object], bool]]] = {}
-        self._conjuncts: dict[tuple[str, str], tuple[Conjunct, ...]] = {}
-        self._fact_values: Facts | None = None
-        self.load_error: str | None = None
-        if spec is None:
-            self.load_error = "; ".join(d.message for d in self.diagnostics) or "no spec"
-            return
-        self._policy = compile_policy(spec)
-        tracks = build_tracks(self._policy)
-        self._tracks = tuple(tracks.values())
-        for tool in self._policy.tools:
-            self._programs[tool] = build_program(self._policy, tool, tracks)
-            for rule in self._programs[tool].rules:
-                self._conjuncts[(tool, rule.rule.name)] = rule_conjuncts(rule)
-        self._names = {normalize(t.name).casefold(): t.name for t in spec.tools}
-        # per tool: argument name -> (validator, optional), in declaration order
-        self._params = {t.name: {p.name: (validator(p.type, spec),
-                                          isinstance(p.type, ast.OptionalType))
-                                 for p in t.params} for t in spec.tools}
+        self._first: OrderedDict[tuple[str, str], Verdict] = OrderedDict()
+        self._first_lock = threading.Lock()
         try:
-            self._fact_values = Facts(spec, facts, timeout_s=fact_timeout_s)
+            self._facts = Facts(policy.spec, facts, timeout_s=fact_timeout_s)
         except FactError as exc:
             raise GuardError(str(exc)) from None
 
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_spec(cls, spec: ast.Spec, **options: Any) -> Guard:
-        return cls(spec, **options)
+    def from_files(cls, *paths: str | os.PathLike[str], **options: Any) -> Guard:
+        """``Guard(load_policy(*paths), **options)``: `SpecLoadError` on a bad spec."""
+        return cls(load_policy(*paths), **options)
 
     @classmethod
-    def from_text(cls, text: str, *, path: str = "<string>", fail_closed: bool = True,
-                  **options: Any) -> Guard:
-        return cls._loaded(load_text(text, path=path), fail_closed, **options)
-
-    @classmethod
-    def from_files(cls, *paths: str | os.PathLike[str], fail_closed: bool = True,
-                   **options: Any) -> Guard:
-        """A guard for one spec file, or several (combined as if one file included all).
-
-        With ``fail_closed`` (default) a spec that does not load gives a guard that
-        denies every action with GG407; otherwise `GuardError` is raised.
-        """
-        return cls._loaded(load_specs(*paths), fail_closed, **options)
-
-    @classmethod
-    def _loaded(cls, result: LoadResult, fail_closed: bool, **options: Any) -> Guard:
-        if result.spec is None and not fail_closed:
-            raise GuardError("spec did not load: " + "; ".join(
-                f"{d.code}: {d.message}" for d in result.errors))
-        return cls(result.spec, diagnostics=result.diagnostics, **options)
+    def from_text(cls, text: str, *, path: str = "<string>", **options: Any) -> Guard:
+        """``Guard(Policy.from_text(text), **options)``: `SpecLoadError` on a bad spec."""
+        return cls(Policy.from_text(text, path=path), **options)
 
     @property
-    def spec(self) -> ast.Spec | None:
-        return self._policy.spec if self._policy is not None else None
-
-    @property
-    def policy(self) -> CompiledPolicy | None:
+    def policy(self) -> Policy:
         return self._policy
+
+    @property
+    def spec(self) -> ast.Spec:
+        return self._policy.spec
 
     def close(self) -> None:
         """Stop the fact-provider threads (a guard is usable until then)."""
-        if self._fact_values is not None:
-            self._fact_values.close()
+        self._facts.close()
 
     # ------------------------------------------------------------------ checking
 
-    def check(self, action: Action, session: Session) -> Verdict:
-        """The verdict on ``action``; the session's state is not changed."""
-        return self._run(action, session, commit=False)
+    def evaluate(self, action: Action, session: Session, approval: Approval | None = None,
+                 ) -> Verdict:
+        """The verdict on ``action`` in ``session``; changes no state."""
+        return self._check(action, session, approval, commit=False)
 
-    def check_and_commit(self, action: Action, session: Session) -> Verdict:
-        """Check, and if the action may run (allow, or repair with the repaired
-        arguments) record it as executed, atomically: two concurrent calls cannot both
-        spend the last of a budget."""
-        return self._run(action, session, commit=True)
+    def check_and_commit(self, action: Action, session: Session,
+                         approval: Approval | None = None) -> Verdict:
+        """Evaluate and, for an executable verdict, commit, atomically: two concurrent
+        calls cannot both spend the last of a budget."""
+        return self._check(action, session, approval, commit=True)
 
-    def commit(self, action: Action, session: Session) -> None:
-        """Record ``action`` as executed (after a separate `check`)."""
-        prepared = self._prepare(action)
-        if isinstance(prepared, Verdict):
-            raise GuardError(f"cannot commit an invalid action: {prepared.message}")
-        tool, args = prepared
-        if tool == "route":
-            return  # routing decisions are not events of the history
-        event: Event = ("call", tool, args, self._now_us(session), action.call_id)
-        self._store.transact(session.id, lambda state: (None, [event]), self._apply)
+    def commit(self, verdict: Verdict) -> Verdict:
+        """Record an executable verdict of this guard as executed; return what holds.
+
+        Idempotent by call id: a second commit of the same call returns the first
+        verdict and spends nothing; another action under a used call id is a GG412 deny.
+        When the session changed since the evaluation the call is checked again first,
+        and a verdict that no longer holds is returned uncommitted. A non-executable
+        verdict commits nothing and is returned as it is.
+        """
+        if not isinstance(verdict, Verdict):
+            return _deny("GG415", f"commit needs a Verdict, got {type(verdict).__name__}")
+        if not verdict.executable:
+            return verdict
+        basis = verdict.basis
+        if not isinstance(basis, _Basis) or basis.policy_sha256 != self._policy.sha256 \
+                or verdict.subject is None:
+            return _deny("GG415", "this verdict was not made by a guard of this policy in "
+                         "this process (or it was pickled): evaluate the action again",
+                         verdict.subject)
+        subject = verdict.subject
+
+        def txn(state: MonitorState) -> tuple[Verdict, list[Event]]:
+            early = self._screen(state, basis.prepared, basis.call_id, basis.now, subject)
+            if early is not None:
+                return early, []
+            if state.seq != basis.seq:
+                fresh = self._decide(state, basis.prepared, basis.call_id, basis.ctx,
+                                     basis.now, basis.facts, subject.at, None)
+                if not fresh.executable or fresh.subject is None or \
+                        dict(fresh.subject.args) != dict(subject.args):
+                    return fresh, []
+            return verdict, [self._event(basis.prepared, basis.call_id, subject, basis.now)]
+
+        return self._transact(subject.session_id, txn, subject, remember=True)
+
+    def check_many(self, actions: Sequence[Action], session: Session) -> tuple[Verdict, ...]:
+        """The verdicts on K candidate actions against one snapshot of the session (one
+        store read, one fact resolution, one read of each monitor term); commits nothing.
+        Built for action masks: the same answers as K `evaluate` calls on that state."""
+        try:
+            ctx = read_context(session, None)
+            at, now = self._at(session)
+        except Deny as d:
+            return tuple(d.verdict() for _ in actions)
+        prepared: list[Prepared | Verdict] = []
+        for action in actions:
+            try:
+                prepared.append(self._checker.prepare(action))
+            except Deny as d:
+                prepared.append(d.verdict())
+        needed: dict[str, ast.TypeExpr] = {}
+        for p in prepared:
+            if isinstance(p, Prepared):
+                needed.update((name, t) for _, name, t in self._rt.programs[p.tool].facts)
+        try:
+            facts = self._resolve(needed.items(), session)
+        except Deny as d:  # the shared facts failed: every action that needs one is denied
+            facts, failed = None, d
+        ids = [p.call_id or self._ids() if isinstance(p, Prepared) else "" for p in prepared]
+
+        def txn(state: MonitorState) -> tuple[tuple[Verdict, ...], list[Event]]:
+            reads: dict[str, tuple[object, bool]] = {}
+            out: list[Verdict] = []
+            for p, call_id in zip(prepared, ids, strict=True):
+                if isinstance(p, Verdict):
+                    out.append(p)
+                    continue
+                subject = self._subject(p, call_id, ctx, at, p.args)
+                if facts is None and self._rt.programs[p.tool].facts:
+                    out.append(replace(failed.verdict(), subject=subject))
+                    continue
+                try:
+                    early = self._screen(state, p, call_id, now, subject)
+                    out.append(early if early is not None else
+                               self._decide(state, p, call_id, ctx, now, facts or {}, at, reads))
+                except Deny as d:
+                    out.append(replace(d.verdict(), subject=subject))
+            return tuple(out), []
+
+        try:
+            out: tuple[Verdict, ...] = self._guarded(
+                lambda: self._store.transact(ctx.session_id, txn, self._codec))
+        except _Failed as f:
+            return tuple(f.verdict for _ in actions)
+        return out
+
+    # ------------------------------------------------------------------ async twins
+    # The sync core, run in a worker thread: a fact provider, a store round trip or a Z3
+    # fallback never blocks the event loop, and the answers are the sync answers.
+
+    async def aevaluate(self, action: Action, session: Session,
+                        approval: Approval | None = None) -> Verdict:
+        return await asyncio.to_thread(self.evaluate, action, session, approval)
+
+    async def acommit(self, verdict: Verdict) -> Verdict:
+        return await asyncio.to_thread(self.commit, verdict)
+
+    async def acheck_and_commit(self, action: Action, session: Session,
+                                approval: Approval | None = None) -> Verdict:
+        return await asyncio.to_thread(self.check_and_commit, action, session, approval)
+
+    async def acheck_many(self, actions: Sequence[Action], session: Session,
+                          ) -> tuple[Verdict, ...]:
+        return await asyncio.to_thread(self.check_many, actions, session)
+
+    async def arecord_result(self, session_id: str, call_id: str, output: object, *,
+                             trusted: bool | None = None) -> bool:
+        return await asyncio.to_thread(self.record_result, session_id, call_id, output,
+                                       trusted=trusted)
+
+    async def auser_message(self, session_id: str, text: str) -> None:
+        await asyncio.to_thread(self.user_message, session_id, text)
+
+    # ------------------------------------------------------------------ history
 
     def record_result(self, session_id: str, call_id: str, output: object, *,
                       trusted: bool | None = None) -> bool:
         """Label and remember the output of an executed call; False when the call id is
         not one of the session's executed calls (e.g. it was denied)."""
-        if self._policy is None:
-            return False
+        if type(session_id) is not str or type(call_id) is not str or \
+                trusted not in (None, True, False):
+            raise GuardError("record_result needs str session and call ids and trusted "
+                             f"None/True/False, got {session_id!r:.40}, {call_id!r:.40}, "
+                             f"{trusted!r}")
         event: Event = ("result", call_id, output, trusted)
 
         def txn(state: MonitorState) -> tuple[bool, list[Event]]:
             known = call_id in state.calls
             return known, [event] if known else []
 
-        return self._store.transact(session_id, txn, self._apply)
+        return self._store.transact(session_id, txn, self._codec)
 
     def user_message(self, session_id: str, text: str) -> None:
         """Remember what the user said (for ``from_user``)."""
-        event: Event = ("user", text)
-        self._store.transact(session_id, lambda state: (None, [event]), self._apply)
+        if type(session_id) is not str or not isinstance(text, str):
+            raise GuardError(f"user_message needs a str session id and text, got "
+                             f"{type(session_id).__name__}, {type(text).__name__}")
+        event: Event = ("user", str.__str__(text))
+        self._store.transact(session_id, lambda state: (None, [event]), self._codec)
 
     def check_plan(self, actions: Sequence[Action], session: Session) -> PlanVerdict:
         """Whether some execution of ``actions`` (arguments may be `Symbolic`) can make
         a rule fire, with a witness; ``unknown`` counts as a possible violation."""
-        if self._policy is None:
-            return PlanVerdict(safe=False, code="GG407", message=f"GG407: {self.load_error}")
-        policy = self._policy
-        now = self._now_us(session)
+        from guardgraph.guardrails import _plan
+
         try:
-            facts = self._facts(((f.name, f.type) for f in policy.spec.facts), session)
-        except _Deny as deny:
-            return PlanVerdict(safe=False, code=deny.verdict.code, message=deny.verdict.message)
-        # A snapshot of the session, so that no store lock is held while Z3 works (the
-        # check path takes the store lock first and the Z3 lock second).
-        state = decode_state(self.export_session(session.id))
-        with self._z3:
-            return _plan.check_plan(policy, self._programs, self._names, actions, session,
-                                    state, now, facts, timeout_ms=self._solver_timeout)
+            ctx = read_context(session, None)
+            _, now = self._at(session)
+            facts = self._resolve(((f.name, f.type) for f in self.spec.facts), session)
+        except Deny as d:
+            return PlanVerdict(safe=False, code=d.code, message=f"{d.code}: {d}")
+        # A snapshot, so that no store lock is held while Z3 works (the check path takes
+        # the store lock first and the Z3 lock second).
+        state = self._codec.decode(self._store.transact(
+            ctx.session_id, lambda st: (self._codec.encode(st), []), self._codec))
+        with self._rt.z3_lock:
+            return _plan.check_plan(self._rt.compiled, self._rt.programs, self._rt.names,
+                                    actions, session, state, now, facts,
+                                    timeout_ms=self._solver_timeout)
+
+    # ------------------------------------------------------------------ session state
 
     def export_session(self, session_id: str) -> bytes:
-        """The session's state as bytes (e.g. inside a LangGraph checkpoint)."""
-        return self._store.transact(session_id, lambda state: (encode_state(state), []),
-                                    self._apply)
+        """The session's state as an opaque, versioned blob naming the policy sha256
+        (small: the monitor's accumulators, not the history)."""
+        state = self._store.transact(session_id, lambda st: (self._codec.encode(st), []),
+                                     self._codec)
+        return write_blob(session_id, self._policy.sha256, state)
 
-    def restore_session(self, session_id: str, data: bytes) -> None:
-        self._store.restore(session_id, data)
+    def restore_session(self, blob: bytes) -> None:
+        """Replace the state of the session named inside ``blob``; `SessionStateError`
+        for a blob of another policy or format."""
+        session_id, state = read_blob(blob, self._policy.sha256)
+        self._store.restore(session_id, state, self._codec)
+        with self._first_lock:
+            for key in [k for k in self._first if k[0] == session_id]:
+                del self._first[key]
+
+    def drop_session(self, session_id: str) -> None:
+        """Forget a session's state. The session stays closed (checks are denied with
+        GG414) until a blob is restored, so dropping can never reopen a budget."""
+        self._store.drop(session_id)
 
     # ------------------------------------------------------------------ internals
 
-    def _run(self, action: Action, session: Session, *, commit: bool) -> Verdict:
+    def _check(self, action: Action, session: Session, approval: Approval | None, *,
+               commit: bool) -> Verdict:
+        subject: Subject | None = None
         try:
-            if self._policy is None:
-                return Verdict(decision=Decision.DENY, code="GG407",
-                               message=f"GG407: spec not loaded: {self.load_error}")
-            prepared = self._prepare(action)
-            if isinstance(prepared, Verdict):
-                return prepared
-            tool, args = prepared
-            prog = self._programs[tool]
-            now = self._now_us(session)
-            facts = self._facts(((k, t) for _, k, t in prog.facts), session)
+            p = self._checker.prepare(action)
+            ctx = read_context(session, approval)
+            at, now = self._at(session)
+            call_id = p.call_id or self._ids()
+            subject = self._subject(p, call_id, ctx, at, p.args)
+            facts = self._resolve(((name, t) for _, name, t in self._rt.programs[p.tool].facts),
+                                  session)
+        except Deny as d:
+            return replace(d.verdict(), subject=subject)
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            return _internal(exc, subject)
 
-            def txn(state: MonitorState) -> tuple[Verdict, list[Event]]:
-                verdict, run_args = self._decide(prog, action, args, session, state, now, facts)
-                if commit and run_args is not None and tool != "route":
-                    return verdict, [("call", tool, run_args, now, action.call_id)]
-                return verdict, []
+        def txn(state: MonitorState) -> tuple[Verdict, list[Event]]:
+            early = self._screen(state, p, call_id, now, subject)
+            if early is not None:
+                return early, []
+            verdict = self._decide(state, p, call_id, ctx, now, facts, at, None)
+            if commit and verdict.executable:
+                assert verdict.subject is not None
+                return verdict, [self._event(p, call_id, verdict.subject, now)]
+            return verdict, []
 
-            return self._store.transact(session.id, txn, self._apply)
-        except _Deny as deny:
-            return deny.verdict
-        except Exception as exc:  # fail closed: an internal error is a deny, not a crash
-            return Verdict(decision=Decision.DENY, code="GG408",
-                           message=f"GG408: internal guard error: {type(exc).__name__}: {exc}")
+        return self._transact(ctx.session_id, txn, subject, remember=commit)
 
-    def _now_us(self, session: Session) -> int:
-        now = session.now if session.now is not None else self._clock()
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=UTC)
-        return (now - _EPOCH) // _US
+    def _transact(self, session_id: str,
+                  txn: Callable[[MonitorState], tuple[Verdict, list[Event]]],
+                  subject: Subject | None, *, remember: bool) -> Verdict:
+        try:
+            verdict: Verdict = self._guarded(
+                lambda: self._store.transact(session_id, txn, self._codec))
+        except _Failed as f:
+            return replace(f.verdict, subject=subject)
+        if remember and verdict.executable and verdict.subject is not None:
+            key = (session_id, verdict.subject.call_id)
+            with self._first_lock:
+                if key not in self._first:
+                    self._first[key] = verdict
+                    while len(self._first) > _FIRST_VERDICTS:
+                        self._first.popitem(last=False)
+        return verdict
 
-    def _prepare(self, action: Action) -> tuple[str, dict[str, object]] | Verdict:
-        """(canonical tool, validated args) or a fail-closed deny."""
+    def _guarded(self, run: Callable[[], Any]) -> Any:
+        """``run()``, with every failure turned into a `_Failed` deny."""
+        try:
+            return run()
+        except Deny as d:
+            raise _Failed(d.verdict()) from None
+        except StoreError as exc:
+            hint = f" (hint: {exc.hint})" if exc.hint else ""
+            raise _Failed(_deny(exc.code, f"session store: {exc}{hint}")) from None
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:
+            raise _Failed(_internal(exc, None)) from None
+
+    def _screen(self, state: MonitorState, p: Prepared, call_id: str, now: int,
+                subject: Subject | None) -> Verdict | None:
+        """A verdict decided before the rules run: a reused call id, or a time before
+        the session's last committed event."""
+        used = state.committed.get(call_id)
+        if used is not None:
+            if used == _fingerprint(p):
+                with self._first_lock:
+                    first = self._first.get((state_key(subject), call_id))
+                if first is not None:
+                    return first
+                return Verdict(decision=Decision.ALLOW, code="GG412", subject=subject,
+                               message=f"GG412: call {call_id} was already committed with "
+                                       "these arguments; not counted again")
+            return _deny("GG412", f"call id {call_id!r} was already committed for another "
+                         "action; a call id names one call", subject)
+        if now < state.last_us:
+            last = (_EPOCH + state.last_us * _US).isoformat()
+            return _deny("GG413", f"the check's time is earlier than the session's last "
+                         f"committed event ({last}); history is never rewound", subject)
+        return None
+
+    def _decide(self, state: MonitorState, p: Prepared, call_id: str, ctx: Context, now: int,
+                facts: Mapping[str, object], at: datetime,
+                reads: dict[str, tuple[object, bool]] | None) -> Verdict:
+        verdict, run = self._checker.decide(p, call_id, ctx, facts, state, now, reads)
+        args = run if run is not None else p.args
+        subject = self._subject(p, call_id, ctx, at, args)
+        basis = _Basis(policy_sha256=self._policy.sha256, prepared=p, call_id=call_id, ctx=ctx,
+                       facts=facts, now=now, seq=state.seq)
+        return replace(verdict, subject=subject, basis=basis)
+
+    def _subject(self, p: Prepared, call_id: str, ctx: Context, at: datetime,
+                 args: Mapping[str, object]) -> Subject:
         policy = self._policy
-        assert policy is not None
-        if action.kind is ActionKind.ROUTE:
-            if not isinstance(action.target, str) or not action.target:
-                return _deny("GG404",
-                             f"route target must be a non-empty str, got {action.target!r}")
-            return "route", {}
-        if not isinstance(action.tool, str):
-            return _deny("GG401", f"tool name must be a str, got {type(action.tool).__name__}")
-        tool = self._names.get(action.tool) or self._names.get(normalize(action.tool).casefold())
-        if tool is None:
-            return _deny("GG401", f"unknown tool {action.tool!r}; declared tools: "
-                         f"{', '.join(sorted(self._names.values()))}")
-        if not isinstance(action.approved, bool):
-            return _deny("GG404", f"approved must be a bool, got {action.approved!r}")
-        params = self._params[tool]
-        given = action.args
-        if not all(type(k) is str and k.isascii() for k in given):
-            renamed: dict[str, object] = {}
-            for key, value in given.items():
-                if not isinstance(key, str):
-                    return _deny("GG403", f"{tool}: argument names must be str, got {key!r}")
-                name = normalize(key)
-                if name in renamed:
-                    return _deny("GG403", f"{tool}: argument {name!r} given twice "
-                                 "(after Unicode normalisation)")
-                renamed[name] = value
-            given = renamed
-        for key in given:
-            if key not in params:
-                return _deny("GG403", f"{tool}: undeclared argument {key!r}; expected "
-                             f"{', '.join(params) or 'no arguments'}")
-        args: dict[str, object] = {}
-        for name, (check, optional) in params.items():
-            value = given.get(name)
-            if value is None:
-                if optional:
-                    continue
-                return _deny("GG402", f"{tool}: missing argument {name!r}")
-            try:
-                args[name] = check(value, f"{tool}.{name}")
-            except BadValue as exc:
-                return _deny("GG404", str(exc))
-        return tool, args
+        return Subject(tool=p.tool, args=MappingProxyType(dict(args)), call_id=call_id,
+                       agent=p.agent, kind=p.kind, target=p.target, session_id=ctx.session_id,
+                       at=at, spec_name=policy.name, spec_version=policy.version,
+                       spec_sha256=policy.sha256)
 
-    def _facts(self, needed: Iterable[tuple[str, ast.TypeExpr]], session: Session,
-               ) -> dict[str, object]:
+    @staticmethod
+    def _event(p: Prepared, call_id: str, subject: Subject, now: int) -> Event:
+        if p.tool == ROUTE:
+            return ("route", call_id, _fingerprint(p), now)
+        return ("call", p.tool, dict(subject.args), now, call_id, _fingerprint(p))
+
+    def _at(self, session: Session) -> tuple[datetime, int]:
+        given = session.now
+        if given is None:
+            at = self._clock()
+        elif not isinstance(given, datetime):
+            raise Deny("GG404", f"session.now must be a datetime, got {type(given).__name__}")
+        else:
+            at = given
+        if not isinstance(at, datetime):
+            raise Deny("GG408", f"the guard's clock returned a {type(at).__name__}")
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)
+        if given is not None and self._skew is not None:
+            ahead = at - self._aware(self._clock())
+            if ahead > self._skew:
+                raise Deny("GG413", f"session.now {at.isoformat()} is {ahead} ahead of the "
+                           f"guard's clock (allowed skew {self._skew})")
+        return at, (at - _EPOCH) // _US
+
+    @staticmethod
+    def _aware(t: datetime) -> datetime:
+        return t if t.tzinfo is not None else t.replace(tzinfo=UTC)
+
+    def _resolve(self, needed: Iterable[tuple[str, ast.TypeExpr]], session: Session,
+                 ) -> dict[str, object]:
         try:
-            return self._fact_values.resolve(needed, session)  # type: ignore[union-attr]
+            return self._facts.resolve(needed, session)
         except FactError as exc:
-            raise _Deny(exc.code, str(exc)) from None
-
-    def _context(self, path: tuple[str, ...], action: Action, session: Session,
-                 tool: str) -> object:
-        match path:
-            case ("agent",):
-                return normalize(action.agent)
-            case ("tool",):
-                return tool
-            case ("target",):
-                return normalize(action.target or "")
-            case ("approved",):
-                return action.approved
-            case ("task", "labels"):
-                return frozenset(normalize(x) for x in session.task_labels)
-            case ("task", "kind"):
-                return normalize(session.task_kind)
-            case ("session", "user"):
-                return normalize(session.user)
-        raise GuardError(f"unknown context input {'.'.join(path)}")
-
-    def _env(self, prog: ToolProgram, action: Action, args: Mapping[str, object],
-             session: Session, state: MonitorState, now: int,
-             facts: Mapping[str, object]) -> dict[str, object]:
-        spec = self._policy.spec  # type: ignore[union-attr]
-        env: dict[str, object] = dict(facts)
-        for key, name in prog.args:
-            if name in args:
-                env[key] = args[name]
-            else:
-                env[key] = zero(self._policy.arg(prog.tool, name).type, spec)  # type: ignore[union-attr]
-        for key, name in prog.present:
-            env[key] = name in args
-        for key, path in prog.context:
-            env[key] = self._context(path, action, session, prog.tool)
-        poisoned = state.poisoned
-        for key, track, is_flag in prog.monitor:
-            if poisoned and track.key in poisoned:
-                raise _Deny("GG409", f"{track.key[4:]} could not be evaluated for call "
-                                     f"{poisoned[track.key]}")
-            value, defined = state.read(track, now)
-            env[key] = defined if is_flag else (value if defined else prog.zeros[key])
-        for key, func, path in prog.provenance:
-            env[key] = self._label(func, path, args, action, state)
-        for key, base in prog.sizes:
-            env[key] = len(env[base])  # type: ignore[arg-type]
-        return env
-
-    def _label(self, func: str, path: tuple[str, ...], args: Mapping[str, object],
-               action: Action, state: MonitorState) -> object:
-        value: object = args.get(path[0])
-        for part in path[1:]:
-            value = value[part] if isinstance(value, Mapping) else None
-        given = action.provenance.get(path[0])
-        keys = value_keys(value)
-        if func == "tainted":
-            if given is not None and given.tainted is not None:
-                return given.tainted
-            return any(state.tainted(k) for k in taint_keys(value))
-        if func == "from_user":
-            if given is not None and given.from_user is not None:
-                return given.from_user
-            return bool(keys) and (all(state.from_user(k) for k in keys)
-                                   or all(state.from_user(k) for k in user_keys(value)))
-        if given is not None and given.sources is not None:
-            return frozenset(normalize(s) for s in given.sources)
-        return frozenset(t for k in taint_keys(value) for t in state.sources(k))
-
-    def _decide(self, prog: ToolProgram, action: Action, args: dict[str, object],
-                session: Session, state: MonitorState, now: int,
-                facts: Mapping[str, object]) -> tuple[Verdict, dict[str, object] | None]:
-        env = self._env(prog, action, args, session, state, now, facts)
-        fired = self._fired(prog, env)
-        if not fired:
-            return _ALLOW, args
-        deny = [r for r in fired if r.rule.otherwise is ast.Decision.DENY]
-        escalate = [r for r in fired if r.rule.otherwise is ast.Decision.ESCALATE]
-        warn = tuple(r.rule.name for r in fired if r.rule.otherwise is ast.Decision.WARN)
-        ids = tuple(r.rule.name for r in fired)
-        failures = tuple(explain(r, self._conjuncts[(prog.tool, r.rule.name)], env)
-                         for r in (*deny, *escalate))
-        if deny:
-            if all(r.rule.repair for r in deny):
-                repaired = self._repair(prog, action, args, session, state, now, facts, env,
-                                        deny, failures)
-                if repaired is not None:
-                    return repaired
-            return Verdict(decision=Decision.DENY, rules=ids, code="GG400",
-                           message=_message(deny, failures[:len(deny)]), failures=failures,
-                           warnings=warn), None
-        if escalate:
-            return Verdict(decision=Decision.ESCALATE, rules=ids, code="GG400",
-                           message=_message(escalate, failures[len(deny):]), failures=failures,
-                           warnings=warn), None
-        return Verdict(decision=Decision.ALLOW, rules=ids, message="allowed with warnings: "
-                       + ", ".join(warn), warnings=warn), args
-
-    def _fired(self, prog: ToolProgram, env: Mapping[str, object]) -> list[Any]:
-        fired = []
-        for rule, got in zip(prog.rules, prog.fires(env), strict=True):
-            if got is None:  # the fast path cannot decide: Z3 does
-                policy = self._policy
-                assert policy is not None
-                with self._z3:
-                    got = decide(rule.fires, z3_assignment(policy, rule.inputs, env),
-                                 timeout_ms=self._solver_timeout)
-                if got is None:
-                    raise _Deny("GG409", f"rule {rule.rule.name}: the solver could not decide "
-                                         "(unknown or time-out)", (rule.rule.name,))
-            if got:
-                fired.append(rule)
-        return fired
-
-    def _repair(self, prog: ToolProgram, action: Action, args: dict[str, object],
-                session: Session, state: MonitorState, now: int,
-                facts: Mapping[str, object], env: Mapping[str, object],
-                deny: list[Any], failures: tuple[Failure, ...],
-                ) -> tuple[Verdict, dict[str, object] | None] | None:
-        policy = self._policy
-        assert policy is not None
-        with self._z3:
-            changes = find_repair(policy, prog, env, deny, timeout_ms=self._solver_timeout)
-        if changes is None:
-            return None
-        new_args = {**args, **changes}
-        # The repaired call is checked like any other, so a repair is never weaker than
-        # the rules (and an escalate rule it still meets is reported).
-        verdict, _ = self._decide_plain(prog, action, new_args, session, state, now, facts)
-        if verdict.decision is Decision.DENY:
-            return None
-        names = [r.rule.name for r in deny]
-        shown = ", ".join(f"{k} {_fmt(args.get(k))} -> {_fmt(v)}" for k, v in changes.items())
-        reason = _message(deny, failures[: len(deny)])
-        decision = Decision.ESCALATE if verdict.decision is Decision.ESCALATE else Decision.REPAIR
-        extra = f"; then {verdict.message}" if decision is Decision.ESCALATE else ""
-        result = Verdict(decision=decision, rules=(*names, *verdict.rules), code="GG400",
-                         message=f"repaired {shown}: {reason}{extra}", repair=changes,
-                         failures=(*failures[: len(deny)], *verdict.failures))
-        return result, (new_args if decision is Decision.REPAIR else None)
-
-    def _decide_plain(self, prog: ToolProgram, action: Action, args: dict[str, object],
-                      session: Session, state: MonitorState, now: int,
-                      facts: Mapping[str, object]) -> tuple[Verdict, None]:
-        env = self._env(prog, action, args, session, state, now, facts)
-        fired = self._fired(prog, env)
-        if any(r.rule.otherwise is ast.Decision.DENY for r in fired):
-            return Verdict(decision=Decision.DENY, rules=tuple(r.rule.name for r in fired)), None
-        escalate = [r for r in fired if r.rule.otherwise is ast.Decision.ESCALATE]
-        if escalate:
-            failures = tuple(explain(r, self._conjuncts[(prog.tool, r.rule.name)], env)
-                             for r in escalate)
-            return Verdict(decision=Decision.ESCALATE, rules=tuple(r.rule.name for r in escalate),
-                           message=_message(escalate, failures), failures=failures), None
-        return _ALLOW, None
-
-    def _apply(self, state: MonitorState, event: Event) -> None:
-        """Fold one committed event into a session's state. Deterministic, so replicas
-        that replay the same event log reach the same state (see `RedisStore`)."""
-        kind = event[0]
-        if kind == "call":
-            _, tool, args, now, call_id = event
-            state.observe(self._tracks, tool, args, now, describe=call_id or tool)
-            if call_id:
-                state.executed(call_id, tool)
-        elif kind == "result":
-            _, call_id, output, trusted = event
-            tool = state.calls.get(call_id)
-            spec = self.spec
-            if tool is None or spec is None:
-                return
-            decl = spec.tool(tool)
-            state.label_output(tool, output_leaves(output, decl, trusted=trusted))
-            if decl is not None and decl.returns is not None:
-                try:
-                    state.record_result(tool, validate(output, decl.returns, spec, "result"))
-                except BadValue:
-                    state.results.pop(tool, None)  # result(t) stays undefined: fail closed
-        elif kind == "user":
-            state.label_user(text_tokens(event[1]))
+            raise Deny(exc.code, str(exc)) from None
 
 
-_ALLOW = Verdict(decision=Decision.ALLOW, message="allowed")
+class _Failed(Exception):
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.message)
+        self.verdict = verdict
 
 
-def _deny(code: str, message: str) -> Verdict:
-    return Verdict(decision=Decision.DENY, code=code, message=f"{code}: {message}")
+def state_key(subject: Subject | None) -> str:
+    return subject.session_id if subject is not None else ""
 
 
-def _message(rules: Sequence[Any], failures: Sequence[Failure]) -> str:
-    parts = []
-    for rule, failure in zip(rules, failures, strict=True):
-        said = rule.rule.message or f"rule {rule.rule.name} violated"
-        parts.append(f"{rule.rule.name}: {said} [failed: {failure.describe()}]")
-    return "; ".join(parts)
+def _fingerprint(p: Prepared) -> str:
+    """What a call id is bound to: the tool and the proposed (not repaired) arguments."""
+    if p.tool == ROUTE:
+        return f"route:{p.target}"
+    return f"{p.tool}:{args_sha256(p.args)}"
 
 
-def _fmt(value: object) -> str:
-    from guardgraph.guardrails.verdict import json_value
-
-    return str(json_value(value))
-
-
-def load_specs(*paths: str | os.PathLike[str]) -> LoadResult:
-    """Load one spec file, or several combined as if one root file included them all."""
-    if not paths:
-        raise GuardError("at least one spec file is needed")
-    if len(paths) == 1:
-        return load_file(paths[0])
-    includes = "".join(f"include {_quote(os.path.abspath(p))}\n" for p in paths)
-    root = os.path.join(os.path.dirname(os.path.abspath(paths[0])), "<combined>")
-    return load_text(f"spec combined version 1\n{includes}", path=root)
+def _deny(code: str, message: str, subject: Subject | None = None) -> Verdict:
+    return Verdict(decision=Decision.DENY, code=code, message=f"{code}: {message}",
+                   subject=subject)
 
 
-def _quote(path: str) -> str:
-    return '"' + path.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _internal(exc: BaseException, subject: Subject | None) -> Verdict:
+    return _deny("GG408", f"internal guard error: {type(exc).__name__}: {exc}", subject)

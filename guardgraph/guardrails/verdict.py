@@ -1,9 +1,11 @@
-"""The guard's answer: `Verdict` (one action) and `PlanVerdict` (a proposed plan).
+"""The guard's answer: `Verdict` (one action) with its `Subject`, and `PlanVerdict`.
 
 A verdict is a value, never an exception: a deny carries a stable code (``GG400`` for a
-rule that did not hold, ``GG401``-``GG409`` for fail-closed reasons), the ids of the rules
+rule that did not hold, ``GG401``-``GG416`` for fail-closed reasons), the ids of the rules
 that fired, and for each failed rule the sub-condition that failed with the concrete
-values it read.
+values it read. Its `Subject` is what was checked — the canonical tool, the frozen checked
+arguments, the call id, the spec's identity — so that the executor runs exactly that and
+the audit record says exactly that.
 """
 
 from __future__ import annotations
@@ -11,11 +13,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from fractions import Fraction
 from types import MappingProxyType
+from typing import Any
 
-__all__ = ["Decision", "Failure", "PlanVerdict", "PlanViolation", "Verdict", "json_value"]
+from guardgraph.guardrails.action import ActionKind
+
+__all__ = ["Decision", "Failure", "PlanVerdict", "PlanViolation", "Subject", "Verdict",
+           "json_value"]
 
 
 class Decision(StrEnum):
@@ -39,12 +46,57 @@ class Failure:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Subject:
+    """What a verdict is about, as the guard read it.
+
+    ``tool``: the canonical tool name (``"route"`` for a route). ``args``: the frozen
+    checked arguments — for a repair, the repaired ones: what the executor runs.
+    ``call_id``: the action's, or the one the guard generated for an empty one. ``at``: the
+    time of the check. ``args_sha256``: `guardgraph.guardrails.args_sha256` of ``args``.
+    """
+
+    tool: str
+    args: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}),
+                                       hash=False)
+    call_id: str
+    agent: str = ""
+    kind: ActionKind = ActionKind.TOOL_CALL
+    target: str | None = None
+    session_id: str
+    at: datetime
+    spec_name: str
+    spec_version: int
+    spec_sha256: str
+    _sha: list[str] = field(default_factory=list, compare=False, repr=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.args, MappingProxyType):
+            object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
+
+    @property
+    def args_sha256(self) -> str:
+        # Computed on first use: most allowed calls of a learner's action mask never need
+        # it, and hashing is a fifth of a check's cost.
+        if not self._sha:
+            from guardgraph.guardrails.approval import args_sha256
+
+            self._sha.append(args_sha256(self.args))
+        return self._sha[0]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (Subject, _fields(self)))
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Verdict:
     """The decision on one action.
 
     ``rules``: ids of the rules that fired (deny, escalate and warn rules, spec order).
     ``code``: None for an allow without findings, else a GG4xx code. ``repair``: for a
-    ``REPAIR`` decision, the changed arguments (the nearest compliant values).
+    ``REPAIR`` decision, the changed arguments (the nearest compliant values; the whole
+    argument set to run is ``subject.args``). ``subject``: None only when the action could
+    not even be read. A verdict pickles without the guard's private basis, so a
+    round-tripped verdict cannot be committed: commit the original, or check again.
     """
 
     decision: Decision
@@ -54,6 +106,9 @@ class Verdict:
     failures: tuple[Failure, ...] = ()
     repair: Mapping[str, object] | None = field(default=None, hash=False)
     warnings: tuple[str, ...] = ()
+    subject: Subject | None = None
+    # What the guard needs to commit (or re-check) this verdict; never compared or shown.
+    basis: object = field(default=None, compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.repair is not None and not isinstance(self.repair, MappingProxyType):
@@ -62,6 +117,11 @@ class Verdict:
     @property
     def allowed(self) -> bool:
         return self.decision is Decision.ALLOW
+
+    @property
+    def executable(self) -> bool:
+        """Whether the call may run now: an allow, or a repair (run ``subject.args``)."""
+        return self.decision is Decision.ALLOW or self.decision is Decision.REPAIR
 
     def to_json(self, *, session: str, call_id: str, tool: str) -> dict[str, object]:
         """The verdict line of ``guardgraph check-trace`` (DESIGN.md)."""
@@ -75,6 +135,38 @@ class Verdict:
             "repair": None if self.repair is None
             else {k: json_value(v) for k, v in self.repair.items()},
         }
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = _fields(self)
+        fields.pop("basis", None)
+        return (_rebuild, (Verdict, fields))
+
+
+def _fields(value: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in value.__dataclass_fields__:
+        if name == "_sha":
+            continue
+        out[name] = _thaw(getattr(value, name))
+    return out
+
+
+def _thaw(v: Any) -> Any:
+    # Read-only mappings do not pickle; they are rebuilt frozen by `_rebuild`.
+    if isinstance(v, MappingProxyType):
+        return {k: _thaw(x) for k, x in v.items()}
+    if isinstance(v, tuple):
+        return tuple(_thaw(x) for x in v)
+    return v
+
+
+def _rebuild(cls: Any, fields: dict[str, Any]) -> Any:
+    from guardgraph.guardrails._validate import freeze
+
+    for name in ("args", "repair"):
+        if fields.get(name) is not None:
+            fields[name] = freeze(fields[name], name)
+    return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -80,6 +80,10 @@ CODES: dict[str, Code] = _registry(
          summary="`route` and `any` cannot be mixed with tool names"),
     Code(code="GG217", name="nested-too-deeply", severity=E,
          summary="expression nested too deeply to check"),
+    Code(code="GG218", name="confusable-tools", severity=E,
+         summary="two tools are the same name after NFKC and case folding"),
+    Code(code="GG219", name="shadows-context", severity=E,
+         summary="a tool argument is named like a context name"),
     # GG3xx: static checks (lint)
     Code(code="GG301", name="never-passes", severity=E,
          summary="rule can never pass when it applies"),
@@ -115,6 +119,17 @@ CODES: dict[str, Code] = _registry(
          summary="the solver returned unknown or timed out"),
     Code(code="GG410", name="bad-trace", severity=E, summary="malformed trace line"),
     Code(code="GG411", name="bad-facts", severity=E, summary="malformed facts file"),
+    # GG412-GG416: session history and the shape of an action (guardrails/guard.py)
+    Code(code="GG412", name="call-id-reused", severity=E,
+         summary="a call id already committed for another action"),
+    Code(code="GG413", name="bad-timestamp", severity=E,
+         summary="check time before the last committed event, or beyond the clock skew"),
+    Code(code="GG414", name="session-state", severity=E,
+         summary="session state dropped, missing, rewound or corrupt"),
+    Code(code="GG415", name="bad-action", severity=E,
+         summary="an action, approval or verdict of the wrong shape or kind"),
+    Code(code="GG416", name="route-unspecified", severity=E,
+         summary="a route on a spec that has no route rules"),
     # GG420-GG429: values that cannot be taken as given (guardrails/_freeze.py)
     Code(code="GG420", name="bad-string", severity=E,
          summary="a string that is not valid Unicode (a lone surrogate)"),
