@@ -30,13 +30,14 @@ from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as create_tool
 from langgraph.config import get_config
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Command, Send
 
 from guardgraph.errors import GuardgraphError
 from guardgraph.orchestrator import _records as rec
-from guardgraph.orchestrator._guarded import thread_of
+from guardgraph.orchestrator._guarded import default_session, rec_safe, thread_of
 from guardgraph.orchestrator._specialists import Turn, as_router, as_turn
 from guardgraph.orchestrator._tracing import agent_span
 from guardgraph.orchestrator.proofs import GraphTopology
@@ -247,37 +248,63 @@ def _router_node(route: Callable[[Mapping[str, Any]], str] | None, targets: tupl
     told: dict[str, int] = {}
 
     def router(state: AgentState) -> Command[Any]:
-        from guardgraph.guardrails import Action
-
         config = get_config()
         thread = thread_of(config)
-        carrier.enter(thread, state)
-        messages = list(state.get("messages", ()))
-        tell_user_messages(guard, audit, thread, messages, told)
-        with agent_span(ROUTER, thread) as ids:
-            target = route(state) if route is not None else targets[0]
-            n = int(state.get("routes", 0) or 0) + 1
-            call_id = f"route-{n}"
-            from guardgraph.orchestrator._guarded import default_session
-
-            session = default_session(thread, state, config)
-            try:
-                verdict = guard.check_and_commit(
-                    Action.route(target, agent=ROUTER, call_id=call_id), session)
-                rec.record_route(audit, verdict, session=thread, router=ROUTER,
-                                 target=target, call_id=call_id, span=ids)
-            except Exception as exc:  # fail closed: a guard that cannot decide is a deny
-                return Command(goto=END, update={"routes": 1, "messages": [AIMessage(
-                    content=f"route to {target} denied by guardgraph [GG408]: the guard "
-                            f"could not decide ({type(exc).__name__}: {exc})",
-                    name=ROUTER)]})
-        if target not in targets or not verdict.executable:
-            reason = (f"unknown specialist {target!r}" if target not in targets
-                      else f"[{','.join(verdict.rules)}]: {verdict.message}")
-            return Command(goto=END, update={"routes": 1, "messages": [AIMessage(
-                content=f"route to {target} denied by guardgraph {reason}", name=ROUTER)]})
+        target = ""
+        try:
+            with agent_span(ROUTER, thread) as ids:
+                carrier.enter(thread, state)
+                tell_user_messages(guard, audit, thread, list(state.get("messages", ())), told)
+                target = route(state) if route is not None else targets[0]
+                verdict = _check_route(guard, audit, thread, state, config, target, ids)
+        except GraphBubbleUp:
+            raise
+        except Exception as exc:  # fail closed: a guard or log that cannot decide denies
+            failure = exc
+            rec_safe(lambda: rec.record_error(audit, session=thread, actor=ROUTER,
+                                              call_id=f"route-{_routes(state) + 1}",
+                                              tool="route", error=failure, stage="guard"))
+            return _stop(f"route to {target or '?'} denied by guardgraph [GG408]: the guard "
+                         f"could not decide ({type(exc).__name__}: {exc})")
+        if target not in targets:
+            return _stop(f"route to {target} denied by guardgraph: unknown specialist "
+                         f"{target!r} (specialists: {', '.join(targets)})")
+        if not verdict.executable:
+            return _stop(f"route to {target} denied by guardgraph "
+                         f"[{','.join(verdict.rules) or verdict.code}]: {verdict.message}")
         return Command(goto=target, update={"routes": 1, "active_agent": target})
     return router
+
+
+def _routes(state: AgentState) -> int:
+    return int(state.get("routes", 0) or 0)
+
+
+def _check_route(guard: Guard, audit: AuditLog | None, thread: str, state: AgentState,
+                 config: Mapping[str, Any], target: str, ids: Any) -> Any:
+    """The guard's verdict on routing to ``target`` (an action of the router), audited."""
+    from guardgraph.guardrails import Action
+
+    call_id = f"route-{_routes(state) + 1}"
+    session = default_session(thread, state, config)
+    if _routes(state) == 0:
+        task = state.get("task") or {}
+        first = next((m for m in state.get("messages", ()) if isinstance(m, HumanMessage)),
+                     None)
+        rec.record_task(audit, session=thread, user=str(task.get("user", "")),
+                        text=str(first.content) if first is not None else "",
+                        labels=tuple(task.get("labels", ())), kind=str(task.get("kind", "")),
+                        span=ids)
+    verdict = guard.check_and_commit(Action.route(target, agent=ROUTER, call_id=call_id),
+                                     session)
+    rec.record_route(audit, verdict, session=thread, router=ROUTER, target=target,
+                     call_id=call_id, span=ids)
+    return verdict
+
+
+def _stop(text: str) -> Command[Any]:
+    return Command(goto=END, update={"routes": 1,
+                                     "messages": [AIMessage(content=text, name=ROUTER)]})
 
 
 def _specialist_node(name: str, turn: Turn, guard: Guard,

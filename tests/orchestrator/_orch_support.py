@@ -109,3 +109,22 @@ def fake_model(*turns: Sequence[dict[str, Any]] | str) -> ToolCallingFake:
     messages = [AIMessage(content=t) if isinstance(t, str) else
                 AIMessage(content="", tool_calls=list(t)) for t in turns]
     return ToolCallingFake(messages=iter(messages))
+
+
+class Scripted:
+    """A specialist as a plain callable: turn k (counted from the state, so that a
+    re-run of a turn proposes the same calls) emits the k-th planned turn."""
+
+    def __init__(self, name: str, *turns: Sequence[dict[str, Any]] | str) -> None:
+        self.name = name
+        self.turns = turns
+
+    def __call__(self, state: Any) -> AIMessage | str:
+        done = sum(1 for m in state["messages"]
+                   if isinstance(m, AIMessage) and m.name == self.name)
+        if done >= len(self.turns):
+            return "done"
+        turn = self.turns[done]
+        if isinstance(turn, str):
+            return turn
+        return AIMessage(content="", tool_calls=list(turn), name=self.name)
