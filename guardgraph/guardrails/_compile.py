@@ -185,10 +185,35 @@ class CompiledPolicy:
     # ------------------------------------------------------------------ internals
 
     def _type_domain(self, const: z3.ExprRef, t: ast.TypeExpr) -> list[z3.BoolRef]:
+        """Enum values stay within their enum wherever they sit: the value itself, the
+        fields of a record (a tool's result included), the elements of a list or set."""
+        return self._within(const, t, depth=0)
+
+    def _within(self, term: z3.ExprRef, t: ast.TypeExpr, *, depth: int) -> list[z3.BoolRef]:
+        if isinstance(t, ast.OptionalType):
+            t = t.inner
         values = self._sorts.enum_values(t)
-        if values is None:
+        if values is not None:
+            return [z3.Or(*[term == string_val(v, self.ctx) for v in values])]
+        if depth > 8:  # records may nest (or refer to themselves through lists)
             return []
-        return [z3.Or(*[const == string_val(v, self.ctx) for v in values])]
+        if isinstance(t, ast.NamedType):
+            info = self._sorts.record(t.name)
+            return [f for name, ft in info.fields
+                    for f in self._within(info.accessors[name](term), ft, depth=depth + 1)]
+        if isinstance(t, ast.ListType | ast.SetType):
+            var = z3.Const(f"elem!{depth}", self._sorts.sort(t.element))
+            inner = self._within(var, t.element, depth=depth + 1)
+            if not inner:
+                return []
+            body = z3.And(*inner) if len(inner) > 1 else inner[0]
+            if isinstance(t, ast.SetType):
+                return [z3.ForAll([var], z3.Implies(z3.IsMember(var, term), body))]
+            i = z3.Int(f"i!{depth}", self.ctx)
+            at = z3.substitute(body, (var, term[i]))
+            in_range = z3.And(i >= 0, i < z3.Length(term))
+            return [z3.ForAll([i], z3.Implies(in_range, at))]
+        return []
 
     def _build_global_domain(
         self,

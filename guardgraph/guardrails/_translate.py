@@ -20,7 +20,7 @@ from guardgraph.guardrails._errors import CompileError
 from guardgraph.guardrails._inputs import Input, InputTable
 from guardgraph.guardrails._regex import regex_to_z3
 from guardgraph.guardrails._z3sorts import Sorts, string_val
-from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY, ast
+from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY, ast, literal_text
 from guardgraph.specs import format_expr as expr_text
 
 __all__ = ["Scope", "Translator", "iter_subexprs"]
@@ -147,7 +147,7 @@ class Translator:
             case ast.RealLit(value=v):
                 return _T(z3.RealVal(str(Fraction(v)), ctx))
             case ast.StrLit(value=v):
-                return _T(string_val(v, ctx))
+                return _T(string_val(literal_text(v), ctx))
             case ast.DurationLit(seconds=s):
                 return _T(z3.IntVal(s, ctx))
             case ast.Name(id=name):
@@ -476,7 +476,9 @@ def _empty_lit(e: ast.Expr) -> bool:
 
 
 def _literal_value(e: ast.Expr) -> object:
-    if isinstance(e, ast.IntLit | ast.RealLit | ast.StrLit | ast.BoolLit):
+    if isinstance(e, ast.StrLit):
+        return literal_text(e.value)
+    if isinstance(e, ast.IntLit | ast.RealLit | ast.BoolLit):
         return e.value
     if isinstance(e, ast.Unary) and e.op is ast.UnOp.NEG:
         return ("-", _literal_value(e.operand))

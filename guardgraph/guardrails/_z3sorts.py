@@ -17,7 +17,7 @@ from fractions import Fraction
 import z3
 
 from guardgraph.guardrails._errors import CompileError
-from guardgraph.specs import ast, format_type
+from guardgraph.specs import ast, format_type, literal_text
 
 __all__ = ["AllExcept", "RecordInfo", "Sorts", "python_value", "string_val"]
 
@@ -58,7 +58,8 @@ class Sorts:
 
     def __init__(self, spec: ast.Spec, ctx: z3.Context) -> None:
         self.ctx = ctx
-        self._enums = {e.name: e.values for e in spec.enums}
+        self._enums = {e.name: tuple(dict.fromkeys(literal_text(v) for v in e.values))
+                       for e in spec.enums}
         self._records: dict[str, RecordInfo] = {}
         self._cache: dict[ast.TypeExpr, z3.SortRef] = {}
         decls = {r.name: r for r in spec.records}

@@ -12,6 +12,7 @@ from guardgraph.specs._format import format_expr, format_spec, format_type
 from guardgraph.specs._loader import LoadResult, content_hash, load_file, load_text
 from guardgraph.specs._parser import parse
 from guardgraph.specs._render import render_concise, render_human, render_json
+from guardgraph.specs._types import literal_text
 from guardgraph.specs.diagnostics import CODES, Code, Diagnostic, Severity
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "format_expr",
     "format_spec",
     "format_type",
+    "literal_text",
     "load_file",
     "load_text",
     "parse",

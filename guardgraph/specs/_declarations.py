@@ -3,9 +3,11 @@ are constant. Produces the :class:`Env` that rules are checked against."""
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass, replace
 
 from guardgraph.specs import ast
+from guardgraph.specs._context import CONTEXT_ROOTS
 from guardgraph.specs._infer import Infer
 from guardgraph.specs._locate import Locator
 from guardgraph.specs._scope import Env, Scope, ScopeKind, Sink, TargetKind, did_you_mean, where_is
@@ -47,8 +49,10 @@ class DeclarationChecker:
                 self._at.word(enum.span, q, nth=quoted[:i].count(q)) for i, q in enumerate(quoted)
             ]
             self._unique(quoted, spans, f"value of enum {enum.name}", enum.span, code="GG206")
+        canonical: dict[str, ast.ToolDecl] = {}
         for tool in t.tools.values():
             self._tool(tool, env)
+            self._distinct_tool(tool, canonical)
         for fact in t.facts.values():
             self._type(fact.type, env, fact.span, optional_ok=False)
         infer = Infer(env, self._sink, self._at)
@@ -59,9 +63,37 @@ class DeclarationChecker:
             infer = Infer(env, self._sink, self._at)
         return env
 
+    def _distinct_tool(self, tool: ast.ToolDecl, canonical: dict[str, ast.ToolDecl]) -> None:
+        """Calls are matched by the canonical name (NFKC, then case folding; issue #11),
+        so two tools that are one name under it would be one tool to the guard."""
+        key = unicodedata.normalize("NFKC", tool.name).casefold()
+        first = canonical.setdefault(key, tool)
+        if first is tool:
+            return
+        self._sink.emit(
+            "GG218",
+            f"tools `{first.name}` and `{tool.name}` differ only in case or Unicode form",
+            self._at.word(tool.span, tool.name, after="tool"),
+            label="the same tool name to the guard",
+            help="calls are matched by the name after NFKC and case folding; rename one",
+            notes=(f"`{first.name}` is declared at "
+                   f"{where_is(self._at.word(first.span, first.name, after='tool'))}",),
+        )
+
     def _tool(self, tool: ast.ToolDecl, env: Env) -> None:
         self._unique([p.name for p in tool.params], [p.span for p in tool.params],
                      f"parameter of tool {tool.name}", tool.span)
+        for p in tool.params:
+            if p.name in CONTEXT_ROOTS:
+                self._sink.emit(
+                    "GG219",
+                    f"argument `{p.name}` of `{tool.name}` is named like the context name "
+                    f"`{p.name}`, which it would hide from every rule on the tool",
+                    p.span or self._at.word(tool.span, p.name, after="("),
+                    label="a context name",
+                    help=f"rename the argument (e.g. `{p.name}_name`); the context names are "
+                    + ", ".join(f"`{n}`" for n in sorted(CONTEXT_ROOTS)),
+                )
         for p in tool.params:
             self._type(p.type, env, p.span or tool.span, optional_ok=True)
         if tool.returns is not None:

@@ -36,6 +36,7 @@ from guardgraph.specs._types import (
     is_numeric,
     join,
     list_of,
+    literal_text,
     set_of,
 )
 
@@ -392,7 +393,7 @@ class Infer:
         if want.kind is not Kind.ENUM or want.name is None or not isinstance(lit, ast.StrLit):
             return
         decl = self.env.enums.get(want.name)
-        if decl is not None and lit.value not in decl.values:
+        if decl is not None and literal_text(lit.value) not in map(literal_text, decl.values):
             values = " | ".join(f'"{v}"' for v in decl.values)
             hint = did_you_mean(lit.value, decl.values, literal=True)
             self.report(

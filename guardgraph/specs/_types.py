@@ -7,6 +7,7 @@ compatible with everything, so one mistake yields one diagnostic, not a cascade.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -26,6 +27,7 @@ __all__ = [
     "is_numeric",
     "join",
     "list_of",
+    "literal_text",
     "resolve",
     "set_of",
     "to_type_expr",
@@ -78,6 +80,15 @@ def list_of(element: Ty) -> Ty:
 
 def set_of(element: Ty) -> Ty:
     return Ty(Kind.SET, element=element)
+
+
+def literal_text(value: str) -> str:
+    """A string literal of a spec (or an enum value) as rules compare it: NFKC, the form
+    the guard gives every argument string (issue #11), so a literal typed with full-width
+    or compatibility characters still equals the argument it names. The checker, the Z3
+    translation and (through it) the fast path all normalise literals here, in one place;
+    values from outside the spec are normalised by the guard, not here."""
+    return unicodedata.normalize("NFKC", value)
 
 
 def is_numeric(t: Ty) -> bool:

@@ -380,3 +380,19 @@ def test_conjuncts_are_compiled_as_written_and_make_up_require() -> None:
     solver = z3.Solver(ctx=policy.ctx)
     solver.add(whole != rule.require)
     assert solver.check() == z3.unsat
+
+
+def test_string_literals_and_enum_values_are_nfkc_normalised() -> None:
+    # The guard gives rules NFKC argument strings; a literal typed with full-width or
+    # compatibility characters must name the same text, in Z3 and in the fast path.
+    from guardgraph.guardrails._fastpath import compile_term
+
+    policy = policy_of('spec n version 1\nenum Host = "ｅｘａｍｐｌｅ.com" | "ﬁle.org"\n'
+                       "tool get(url: str, host: Host)\n"
+                       'rule r:\n  on get\n  require url == "ｈｔｔｐｓ://ex" and host in '
+                       '{"example.com", "file.org"}\n')
+    (rule,) = policy.rules_for("get")
+    env = {"arg:get.url": "https://ex", "arg:get.host": "file.org"}
+    assert holds(policy, rule.require, env)
+    assert compile_term(rule.require)(env) is True
+    assert policy.enum_values(policy.arg("get", "host").type) == ("example.com", "file.org")

@@ -170,3 +170,32 @@ def test_unknown_is_reported_never_taken_as_an_answer() -> None:
     assert "could not decide" in unknown[0].message
     # Neither "always passes" nor "never passes" is claimed on an undecided question.
     assert not _codes(diags, "GG301") and not _codes(diags, "GG311")
+
+
+ORDERS = """spec o version 1
+enum Status = "open" | "shipped"
+type Order = {id: str, status: Status}
+tool refund(order: Order, orders: list[Order], seen: set[Status])
+tool lookup(id: str) -> Order
+"""
+
+
+@pytest.mark.parametrize("require", [
+    'order.status in {"open", "shipped"}',
+    'forall o in orders: o.status == "open" or o.status == "shipped"',
+    'forall s in seen: s == "open" or s == "shipped"',
+])
+def test_enum_fields_inside_records_lists_and_sets_are_constrained(require: str) -> None:
+    spec = load_spec(ORDERS + f"rule r:\n  on refund\n  require {require}\n")
+    found = {d.code for d in lint(spec)}
+    assert "GG311" in found, found
+
+
+def test_enum_fields_of_a_tool_result_are_constrained() -> None:
+    # Without the enum's domain inside the record, Z3 would offer status = "" and call
+    # the two rules satisfiable together by a value no tool can return.
+    spec = load_spec(ORDERS + 'rule r:\n  on refund\n  require result(lookup).status != "open"\n'
+                     'rule s:\n  on refund\n  require result(lookup).status != "shipped"\n')
+    (blocked,) = _codes(list(lint(spec)), "GG303")
+    assert 'status: "' in " ".join(blocked.notes)
+    assert 'status: ""' not in " ".join(blocked.notes)
