@@ -6,7 +6,8 @@ types need), which ``load_text(..., extra_tools=...)`` accepts and
 ``declarations_to_text`` renders for pasting into a spec.
 
 Annotation → spec type: ``int``; ``float``/``Decimal``/``Fraction`` → ``real``; ``bool``;
-``str``; ``Literal["a", "b"]`` and ``str``-valued ``Enum`` classes → ``enum``;
+``str``; ``Any``/``object``/``dict``/``Mapping`` → ``json`` (opaque);
+``Literal["a", "b"]`` and ``str``-valued ``Enum`` classes → ``enum``;
 ``list[X]``/``Sequence[X]``/``tuple[X, ...]`` → ``list[X]``; ``set[X]``/``frozenset[X]``
 → ``set[X]``; ``X | None`` / ``Optional[X]`` or a default value → ``X?`` (parameters and
 fields only); pydantic models, dataclasses and TypedDicts → records. Anything else is a
@@ -28,6 +29,7 @@ from typing import Any
 
 from guardgraph.errors import DeclarationError
 from guardgraph.specs import ast
+from guardgraph.specs._context import CONTEXT_ROOTS
 from guardgraph.specs._format import format_spec
 from guardgraph.specs._parser import keywords
 
@@ -44,6 +46,8 @@ _PRIMS: dict[object, ast.Primitive] = {
 }
 _LISTS = {list, tuple, Sequence, typing.Sequence, typing.List}  # noqa: UP006
 _SETS = {set, frozenset, typing.AbstractSet, typing.Set, typing.FrozenSet}  # noqa: UP006
+# Parameter annotations for values the spec cannot look into: the `json` type.
+_JSON = {Any, object, dict, Mapping, typing.Mapping, typing.Dict}  # noqa: UP006
 # Return annotations that say nothing about the value: the tool gets no return type.
 _OPAQUE_RETURNS = {None, type(None), Any, object, dict, Mapping, inspect.Signature.empty}
 
@@ -80,7 +84,37 @@ def declare_tools(
     builder = _Builder()
     for tool in tools:
         builder.tool(tool)
-    return builder.finish(untrusted or {}, sensitive or {})
+    return builder.finish(_marks(untrusted, "untrusted", flag_ok=True),
+                          _marks(sensitive, "sensitive", flag_ok=False))
+
+
+def _marks(given: object, what: str, *, flag_ok: bool) -> dict[str, Any]:
+    """``untrusted`` / ``sensitive`` checked for shape: a mapping from tool names to a
+    list of names (``untrusted`` also takes True); a str is never read as a list of its
+    characters."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise DeclarationError(
+            f"{what}: expected a mapping from tool names to lists of names, got "
+            f"{type(given).__name__}"
+        )
+    out: dict[str, Any] = {}
+    for tool, names in given.items():
+        if flag_ok and isinstance(names, bool):
+            out[tool] = names
+            continue
+        if isinstance(names, str) or not isinstance(names, Sequence | set | frozenset):
+            want = "True or a list of field names" if flag_ok else "a list of parameter names"
+            hint = f" (write [{names!r}])" if isinstance(names, str) else ""
+            raise DeclarationError(
+                f"{what}[{tool!r}]: expected {want}, got {type(names).__name__}{hint}"
+            )
+        bad = next((n for n in names if not isinstance(n, str)), None)
+        if bad is not None:
+            raise DeclarationError(f"{what}[{tool!r}]: expected names, got {bad!r}")
+        out[tool] = tuple(names)
+    return out
 
 
 def declarations_to_text(
@@ -116,7 +150,12 @@ class _Builder:
         name, params, returns = self._signature(obj)
         _check_name(name, f"tool `{name}`")
         for p, _, _ in params:
-            _check_name(p, f"parameter `{p}` of `{name}`")
+            _check_name(p, f"parameter `{p}` of `{name}`", member=True)
+            if p in CONTEXT_ROOTS:
+                raise DeclarationError(
+                    f"parameter `{p}` of `{name}` is named like the context name `{p}`, which "
+                    "it would hide from every rule on the tool (GG219); rename the parameter"
+                )
         if name in self.tools:
             raise DeclarationError(f"tool `{name}` is given twice")
         decl_params = tuple(
@@ -126,6 +165,8 @@ class _Builder:
         ret = None
         if returns not in _OPAQUE_RETURNS:
             ret = self._type(returns, f"the return type of `{name}`", name, "result")
+        if ret == ast.PrimType(name=_P.JSON):
+            ret = None  # an opaque result says nothing a rule could read
         self.tools[name] = ast.ToolDecl(name=name, params=decl_params, returns=ret)
 
     def _signature(self, obj: object) -> tuple[str, list[tuple[str, object, bool]], object]:
@@ -140,7 +181,8 @@ class _Builder:
                     f"tool `{tool_name}`: expected a pydantic model as args_schema, "
                     f"got {type(schema).__name__}"
                 )
-            func = getattr(obj, "func", None)
+            # `@tool` keeps the function it wraps: `func`, or `coroutine` for an async one.
+            func = getattr(obj, "func", None) or getattr(obj, "coroutine", None)
             returns = _hints(func).get("return") if callable(func) else None
             return tool_name, _model_fields(schema), returns
         if callable(obj) and hasattr(obj, "__name__"):
@@ -164,6 +206,8 @@ class _Builder:
             return self._type(args[0], where, owner, member)
         if hint in _PRIMS:
             return ast.PrimType(name=_PRIMS[hint])
+        if hint in _JSON or origin in (dict, Mapping):
+            return ast.PrimType(name=_P.JSON)
         if origin is typing.Literal:
             return self._literal_enum(args, where, owner, member)
         if isinstance(hint, type) and issubclass(hint, enum.Enum):
@@ -232,7 +276,7 @@ class _Builder:
         _check_name(name, f"record `{name}` ({where})")
         self._record_classes[name] = cls  # before the fields: a model may refer to itself
         for f, _, _ in _record_fields(cls):
-            _check_name(f, f"field `{name}.{f}`")
+            _check_name(f, f"field `{name}.{f}`", member=True)
         fields = tuple(
             ast.Field(name=f, type=self._param_type(hint, f"field `{name}.{f}`", opt, name, f))
             for f, hint, opt in _record_fields(cls)
@@ -283,11 +327,12 @@ class _Builder:
         )
 
 
-def _check_name(name: str, what: str) -> None:
-    """A Python name must also be a spec identifier, and not one of the spec's keywords."""
+def _check_name(name: str, what: str, *, member: bool = False) -> None:
+    """A Python name must also be a spec identifier, and not one of the spec's keywords
+    (a parameter or field may be: the language reads reserved words as names there)."""
     if not name.isidentifier() or not name.isascii():
         raise DeclarationError(f"{what}: {name!r} is not a spec identifier [A-Za-z_][A-Za-z0-9_]*")
-    if name in keywords():
+    if not member and name in keywords():
         raise DeclarationError(
             f"{what}: `{name}` is a reserved word in the spec language; rename it"
         )

@@ -243,13 +243,11 @@ def _f_int_enum(v: _IntEnum) -> None: ...
 @pytest.mark.parametrize(
     ("func", "message"),
     [
-        (_f_dict, r"`_f_dict\(payload\)`: unsupported type dict\[str, int\]"),
         (_f_union, r"`_f_union\(v\)`: unsupported type int \| str"),
         (_f_int_literal, r"only string literals"),
         (_f_kwargs, r"\*args and \*\*kwargs"),
         (_f_bare, r"`_f_bare\(x\)`: the parameter has no type annotation"),
         (_f_nested_optional, r"only supported for a whole parameter"),
-        (_f_keyword, r"`type` is a reserved word"),
         (_f_tuple, r"tuple\[X, \.\.\.\]"),
         (_f_bare_list, r"needs an element type"),
         (_f_int_enum, r"must have str values"),
@@ -268,8 +266,13 @@ def test_untrusted_and_sensitive_are_validated() -> None:
         declare_tools([send_money], untrusted={"send_money": True})
     with pytest.raises(DeclarationError, match="not a parameter of `send_money`"):
         declare_tools([send_money], sensitive={"send_money": ["pin"]})
-    with pytest.raises(DeclarationError, match="got a str"):
+    with pytest.raises(DeclarationError, match=r"got str \(write \['subject'\]\)"):
         declare_tools([recent_transactions], untrusted={"recent_transactions": "subject"})
+    with pytest.raises(DeclarationError, match=r"sensitive\['send_money'\]: expected a list of "
+                       r"parameter names, got str \(write \['recipient'\]\)"):
+        declare_tools([send_money], sensitive={"send_money": "recipient"})
+    with pytest.raises(DeclarationError, match="sensitive: expected a mapping"):
+        declare_tools([send_money], sensitive=["recipient"])  # type: ignore[arg-type]
 
 
 def test_same_tool_twice_and_name_clashes() -> None:
@@ -303,6 +306,38 @@ def test_opaque_returns_declare_no_return_type() -> None:
     def g() -> Any: ...
     def h(): ...  # type: ignore[no-untyped-def]
 
-    assert all(t.returns is None for t in declare_tools([g, h]).tools)
-    with pytest.raises(DeclarationError, match="return type of `f`"):
-        declare_tools([f])
+    assert all(t.returns is None for t in declare_tools([f, g, h]).tools)
+
+
+def test_keyword_and_opaque_parameters_and_context_names() -> None:
+    def publish(version: int, type: str, payload: dict[str, int], extra: Any) -> None: ...
+
+    (tool,) = declare_tools([publish]).tools
+    assert [(p.name, p.type) for p in tool.params] == [
+        ("version", prim(P.INT)), ("type", prim(P.STR)), ("payload", prim(P.JSON)),
+        ("extra", prim(P.JSON))]
+    text = declarations_to_text(declare_tools([publish]), name="pub")
+    assert load_text(text + "rule r:\n  on publish\n  require version > 1 and args.type != \"x\"\n"
+                     ).spec is not None
+
+    def assign(agent: str, ticket: str) -> None: ...
+
+    with pytest.raises(DeclarationError, match="named like the context name `agent`"):
+        declare_tools([assign])
+
+
+def test_langchain_tool_keeps_its_return_type_sync_and_async() -> None:
+    from langchain_core.tools import tool
+
+    @tool
+    def balance(account: str) -> float:
+        """The balance."""
+        return 1.0
+
+    @tool
+    async def abalance(account: str) -> float:
+        """The balance, asynchronously."""
+        return 1.0
+
+    returns = [t.returns for t in declare_tools([balance, abalance]).tools]
+    assert returns == [prim(P.REAL), prim(P.REAL)]
