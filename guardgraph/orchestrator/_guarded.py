@@ -104,6 +104,8 @@ class GuardedCalls:
         # Called with (thread id, state) before each call: AgentGraph restores the guard's
         # session from the checkpoint here after a restart.
         self.on_enter: Callable[[str, Any], None] | None = None
+        # Called with the thread id after each commit and each recorded result.
+        self.on_commit: Callable[[str], None] | None = None
 
     # -- the two halves around the tool --------------------------------------------------
     def run(self, request: ToolCallRequest, execute: Execute) -> ToolMessage | Command[Any]:
@@ -191,6 +193,8 @@ class GuardedCalls:
                 return self._message(call_id, tool, _denial(verdict), error=True,
                                      decision=str(verdict.decision),
                                      rules=tuple(verdict.rules))
+            if self.on_commit is not None:
+                self.on_commit(thread)
             ledger.start(thread, call_id, tool)
             executed = rec.record_execution(self.audit, verdict, session=thread, agent=agent,
                                             after=(decided,), span=ids)
@@ -253,6 +257,8 @@ class GuardedCalls:
             rec.record_result(self.audit, session=go.thread, agent=go.agent, tool=go.tool,
                               call_id=go.call_id, output=content, trusted=bool(trusted),
                               after=(go.executed_id,), span=span.ids)
+            if self.on_commit is not None:
+                self.on_commit(go.thread)
         except GraphBubbleUp:
             raise
         except Exception as exc:

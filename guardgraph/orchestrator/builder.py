@@ -37,6 +37,7 @@ from langgraph.types import Command, Send
 
 from guardgraph.errors import GuardgraphError
 from guardgraph.orchestrator import _records as rec
+from guardgraph.orchestrator._carrier import SessionCarrier
 from guardgraph.orchestrator._guarded import default_session, rec_safe, thread_of
 from guardgraph.orchestrator._specialists import Turn, as_router, as_turn
 from guardgraph.orchestrator._tracing import agent_span
@@ -150,7 +151,8 @@ class AgentGraph:
         names = list(self._specialists)
         targets = tuple(names)
         route = as_router(self._router, targets) if self._router is not None else None
-        carrier = _SessionCarrier(guard_)
+        store_ = store if store is not None else InMemoryStore()
+        carrier = SessionCarrier(guard_, store_)
         graph.add_node(ROUTER, _router_node(route, targets, guard_, audit, carrier),  # type: ignore[call-overload]
                        destinations=(*targets, END))
         graph.add_edge(START, ROUTER)
@@ -159,6 +161,7 @@ class AgentGraph:
             node = GuardedToolNode(spec.tools, guard=guard_, audit=audit, agent=spec.name,
                                    name=tools_node)
             node.guarded.on_enter = carrier.enter
+            node.guarded.on_commit = carrier.save
             turn = as_turn(spec.agent, spec.tools, spec.name)
             graph.add_node(spec.name,  # type: ignore[call-overload]
                            _specialist_node(spec.name, turn, guard_, carrier))
@@ -166,7 +169,7 @@ class AgentGraph:
             graph.add_conditional_edges(spec.name, _to_tools(tools_node), [tools_node, END])
             graph.add_edge(tools_node, spec.name)
         compiled = graph.compile(checkpointer=checkpointer,
-                                 store=store if store is not None else InMemoryStore(),
+                                 store=store_,
                                  name=name)
         compiled.config = {"recursion_limit": recursion_limit,
                            "configurable": {CONFIG_KEY_DURABILITY: durability}}
@@ -217,34 +220,9 @@ def _declared_tools(guard: Guard) -> tuple[str, ...]:
     return tuple(guard.policy.tools)
 
 
-class _SessionCarrier:
-    """Carries the guard's session state in the checkpoint: exported after each turn, and
-    restored when this process meets a thread for the first time while its guard keeps
-    session state in process memory (a restart). A shared store (Redis) already holds
-    the state; restoring an older copy there would rewind budgets, so it is left alone."""
-
-    def __init__(self, guard: Guard) -> None:
-        self.guard = guard
-        self._seen: set[str] = set()
-        # The guard keeps its store private; its type is what tells process-local state.
-        store = getattr(guard, "store", getattr(guard, "_store", None))
-        self._local = store is None or type(store).__name__ == "InMemoryStore"
-
-    def enter(self, thread: str, state: Any) -> None:
-        if thread in self._seen:
-            return
-        self._seen.add(thread)
-        blob = state.get("guard_session") if isinstance(state, Mapping) else None
-        if self._local and isinstance(blob, bytes) and blob:
-            self.guard.restore_session(blob)
-
-    def export(self, thread: str) -> bytes:
-        return self.guard.export_session(thread)
-
-
 def _router_node(route: Callable[[Mapping[str, Any]], str] | None, targets: tuple[str, ...],
                  guard: Guard, audit: AuditLog | None,
-                 carrier: _SessionCarrier) -> Callable[[AgentState], Command[Any]]:
+                 carrier: SessionCarrier) -> Callable[[AgentState], Command[Any]]:
     told: dict[str, int] = {}
 
     def router(state: AgentState) -> Command[Any]:
@@ -308,7 +286,7 @@ def _stop(text: str) -> Command[Any]:
 
 
 def _specialist_node(name: str, turn: Turn, guard: Guard,
-                     carrier: _SessionCarrier) -> Callable[[AgentState], dict[str, Any]]:
+                     carrier: SessionCarrier) -> Callable[[AgentState], dict[str, Any]]:
     def specialist(state: AgentState) -> dict[str, Any]:
         thread = thread_of(get_config())
         carrier.enter(thread, state)
