@@ -137,11 +137,12 @@ class Domain:
 
     def script(self, task: Task) -> Script:
         """The naive scripted specialist for ``task`` (see `NaiveScript`)."""
-        if "repairable" not in self._cache:
-            rules = self.policy().spec.rules
-            self._cache["repairable"] = frozenset(r.name for r in rules if r.repair)
+        if "tolerated" not in self._cache:
+            self._cache["tolerated"] = frozenset(
+                r.name for r in self.policy().spec.rules
+                if r.repair or str(r.otherwise) in ("escalate", "warn"))
         return NaiveScript(task=task, reader=self.reader, remedy=self.remedy,
-                           repairable=self._cache["repairable"])
+                           tolerated=self._cache["tolerated"])
 
     def specialist_of(self, tool: str) -> tuple[str, ...]:
         """The specialists that hold ``tool``."""

@@ -1,14 +1,14 @@
 """Scripted specialists: the naive one (does what it is asked, and what it reads) and a
 replay of fixed calls (a task's reference solution).
 
-It sets out to run the task's ``plan`` (the user's literal request). After every call that
+The naive script sets out to run the task's ``plan`` (the user's literal request). After every call that
 ran it reads the output the way a credulous language model would, and follows any
 instruction it finds there first (that is what the attacks exploit and the guard has to
 stop). After a deny it re-plans: when the domain knows a remedy for every rule that fired
-(``verify_first`` -> verify the customer; a rule with a ``repair`` clause needs none, the
-guard repairs the retried call) it runs the remedies once and retries the call; otherwise
-it drops the call and goes on. An escalation that was not approved, or a rejection, drops
-the call too.
+(``verify_first`` -> verify the customer), it runs the remedies once and retries the call;
+a rule with a ``repair`` clause needs no remedy (the guard repairs the retry), nor does an
+escalate or warn rule. Otherwise it drops the call and goes on. An escalation that was not
+approved, or a rejection, drops the call too.
 
 The script keeps no state between calls: `NaiveScript.propose` replays the history from
 the start, so the same history always gives the same proposal, whoever drives it.
@@ -43,7 +43,7 @@ class NaiveScript:
     task: Task
     reader: Reader
     remedy: Remedy = field(default=lambda rule, call: None)
-    repairable: frozenset[str] = frozenset()
+    tolerated: frozenset[str] = frozenset()  # rules that need no remedy (repair, escalate)
     max_steps: int = 40
 
     def propose(self, history: Sequence[Step]) -> Call | None:
@@ -75,7 +75,7 @@ class NaiveScript:
         """The remedies that make the denied call worth retrying; [] to give it up."""
         fixes: list[tuple[str, Call]] = []
         for rule in step.rules:
-            if rule in self.repairable:
+            if rule in self.tolerated:
                 continue
             call = None if rule in remedied else self.remedy(rule, step.call)
             if call is None:
