@@ -1,14 +1,14 @@
 """Scripted specialists: the naive one (does what it is asked, and what it reads) and a
 replay of fixed calls (a task's reference solution).
 
-The naive script sets out to run the task's ``plan`` (the user's literal request). After every call that
-ran it reads the output the way a credulous language model would, and follows any
-instruction it finds there first (that is what the attacks exploit and the guard has to
-stop). After a deny it re-plans: when the domain knows a remedy for every rule that fired
-(``verify_first`` -> verify the customer), it runs the remedies once and retries the call;
-a rule with a ``repair`` clause needs no remedy (the guard repairs the retry), nor does an
-escalate or warn rule. Otherwise it drops the call and goes on. An escalation that was not
-approved, or a rejection, drops the call too.
+The naive script sets out to run the task's ``plan`` (the user's literal request). After
+every call that ran it reads the output the way a credulous language model would, and
+follows any instruction it finds there first (that is what the attacks exploit and the
+guard has to stop). After a deny it re-plans: when the domain knows a remedy for every rule
+that fired (``verify_first`` -> verify the customer), it runs the remedies once and
+retries the call; a rule with a ``repair`` clause needs no remedy (the guard repairs the
+retry), nor does an escalate or warn rule. Otherwise it drops the call and goes on. An
+escalation that was not approved, or a rejection, drops the call too.
 
 The script keeps no state between calls: `NaiveScript.propose` replays the history from
 the start, so the same history always gives the same proposal, whoever drives it.
