@@ -8,8 +8,10 @@ thing.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,7 +20,7 @@ from guardgraph.domains._scripts import NaiveScript, Reader, Remedy
 from guardgraph.domains._types import DomainError, DomainTool, Script, Task, World
 
 if TYPE_CHECKING:
-    from guardgraph.guardrails import Guard, Policy
+    from guardgraph.guardrails import Guard, Policy, Session
 
 __all__ = ["Domain"]
 
@@ -91,6 +93,14 @@ class Domain:
         options.setdefault("facts", self.facts)
         return Guard(self.policy(), **options)
 
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        # A domain holds functions of its own module (not importable by name in a fresh
+        # process); it pickles as its folder and is rebuilt there, e.g. for gymnasium's
+        # AsyncVectorEnv. Tasks travel as ids: ``domain.task(task.id)``.
+        from guardgraph.domains._loader import load_domain
+
+        return load_domain, (str(self.folder),)
+
     # ---------------------------------------------------------------- tools and worlds
 
     @property
@@ -113,6 +123,22 @@ class Domain:
             raise DomainError(f"domain {self.name}: unknown tool {tool!r}; it has "
                               f"{', '.join(t.name for t in self.tool_list)}")
         return found.fn(world, **found.check_args(args))
+
+    def bind(self, world: World) -> Mapping[str, Callable[..., object]]:
+        """The tools as plain keyword functions over ``world`` (name, docstring and
+        annotated signature of the tool), e.g. for LangChain's ``StructuredTool`` or
+        `AgentGraph.add_specialist`; each call goes through `execute`."""
+        return MappingProxyType({t.name: _bound(self, world, t) for t in self.tool_list})
+
+    def session(self, task: Task, *, session_id: str | None = None,
+                at: datetime | None = None) -> Session:
+        """The guard `Session` a task runs in: its user, labels and family (as
+        ``task_kind``), ``at`` (default: the start of the task's world)."""
+        from guardgraph.guardrails import Session
+
+        now = at if at is not None else self.new_world(task.seed).now
+        return Session(id=session_id or task.id, user=task.user, now=now,
+                       task_labels=task.labels, task_kind=task.family)
 
     # ---------------------------------------------------------------- tasks
 
@@ -147,6 +173,22 @@ class Domain:
     def specialist_of(self, tool: str) -> tuple[str, ...]:
         """The specialists that hold ``tool``."""
         return tuple(a for a, tools in self.specialists.items() if tool in tools)
+
+
+def _bound(domain: Domain, world: World, tool: DomainTool) -> Callable[..., object]:
+    def run(**args: object) -> object:
+        return domain.execute(world, tool.name, args)
+
+    run.__name__ = run.__qualname__ = tool.name
+    run.__doc__ = tool.description
+    params = [inspect.Parameter(n, inspect.Parameter.KEYWORD_ONLY, annotation=k)
+              for n, k in tool.params]
+    ret = tool.returns if tool.returns is not None else inspect.Signature.empty
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        params, return_annotation=ret)
+    run.__annotations__ = {**{n: k for n, k in tool.params},
+                           **({"return": tool.returns} if tool.returns else {})}
+    return run
 
 
 def _load_pack(paths: Sequence[Path]) -> Policy:

@@ -83,10 +83,9 @@ def play(domain: Domain, task: Task, *, guard: Guard | None = None, script: Scri
 def _decide(guard: Guard, domain: Domain, task: Task, sid: str, world: World, i: int,
             call: Call, approve: Approver | None
             ) -> tuple[str, tuple[str, ...], dict[str, object], str]:
-    from guardgraph.guardrails import Action, Session
+    from guardgraph.guardrails import Action
 
-    session = Session(id=sid, user=task.user, now=world.now + i * STEP_TIME,
-                      task_labels=task.labels, task_kind=task.family)
+    session = domain.session(task, session_id=sid, at=world.now + i * STEP_TIME)
     action = Action(tool=call.tool, args=dict(call.args), agent=task.specialist,
                     call_id=f"c{i}")
     verdict = guard.check_and_commit(action, session)
