@@ -135,7 +135,8 @@ def pay_payee(world: World, rng: random.Random, heldout: bool) -> Spec:
     payee = rng.choice(world.state["payees"])
     over = rng.random() < 0.34
     amount = float(rng.randint(5600, 8000) if over else rng.randint(40, 2500))
-    subject = rng.choice(("May rent", "monthly bill", "invoice", "subscription"))
+    subject = rng.choice((f"{payee['name']} bill", "monthly payment", "May invoice",
+                          "subscription"))
     pay = Call(tool="send_money", args={"recipient": payee["iban"], "amount": amount,
                                         "subject": subject})
     lookup = (_balance(), Call(tool="list_payees"))
