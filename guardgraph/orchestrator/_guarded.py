@@ -252,10 +252,14 @@ class GuardedCalls:
         content: Any = message.content if message is not None else None
         status = message.status if message is not None else "success"
         note = _repair_note(go.verdict)
+        # The tool's own value when it gives one (``content_and_artifact``), so that
+        # per-field taint sees the record, not its rendering.
+        output = message.artifact if message is not None and message.artifact is not None \
+            else content
         try:
-            trusted = self.guard.record_result(go.thread, go.call_id, content)
+            trusted = self.guard.record_result(go.thread, go.call_id, output)
             rec.record_result(self.audit, session=go.thread, agent=go.agent, tool=go.tool,
-                              call_id=go.call_id, output=content, trusted=bool(trusted),
+                              call_id=go.call_id, output=output, trusted=bool(trusted),
                               after=(go.executed_id,), span=span.ids)
             if self.on_commit is not None:
                 self.on_commit(go.thread)

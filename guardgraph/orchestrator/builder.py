@@ -38,7 +38,12 @@ from langgraph.types import Command, Send
 from guardgraph.errors import GuardgraphError
 from guardgraph.orchestrator import _records as rec
 from guardgraph.orchestrator._carrier import SessionCarrier
-from guardgraph.orchestrator._guarded import default_session, rec_safe, thread_of
+from guardgraph.orchestrator._guarded import (
+    SessionFactory,
+    default_session,
+    rec_safe,
+    thread_of,
+)
 from guardgraph.orchestrator._specialists import Turn, as_router, as_turn
 from guardgraph.orchestrator._tracing import agent_span
 from guardgraph.orchestrator.proofs import GraphTopology
@@ -133,6 +138,7 @@ class AgentGraph:
 
     def compile(self, *, guard: Guard | str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
                 audit: AuditLog | None = None, checkpointer: Any = None, store: Any = None,
+                session: SessionFactory | None = None,
                 durability: str = "sync", recursion_limit: int = 100,
                 name: str = "guardgraph") -> CompiledStateGraph[Any, Any, Any, Any]:
         """Validate and build the LangGraph graph.
@@ -140,6 +146,8 @@ class AgentGraph:
         ``guard``: a `Guard`, or spec file path(s) to build one from. ``store``: LangGraph's
         key-value store, where the execution ledger lives (a fresh in-memory one when
         None); use a SQLite or PostgreSQL store to keep exactly-once across restarts.
+        ``session``: builds the guard's `Session` of a check from (thread id, state, config)
+        (default: user, labels and kind from the state's ``task``).
         ``durability``: the default for every run (``"sync"``: each step's writes are
         persisted before the next step starts).
         """
@@ -153,13 +161,14 @@ class AgentGraph:
         route = as_router(self._router, targets) if self._router is not None else None
         store_ = store if store is not None else InMemoryStore()
         carrier = SessionCarrier(guard_, store_)
-        graph.add_node(ROUTER, _router_node(route, targets, guard_, audit, carrier),  # type: ignore[call-overload]
+        graph.add_node(ROUTER, _router_node(route, targets, guard_, audit, carrier,
+                                            session or default_session),  # type: ignore[call-overload]
                        destinations=(*targets, END))
         graph.add_edge(START, ROUTER)
         for spec in self._specialists.values():
             tools_node = spec.name + _TOOLS
             node = GuardedToolNode(spec.tools, guard=guard_, audit=audit, agent=spec.name,
-                                   name=tools_node)
+                                   name=tools_node, session=session)
             node.guarded.on_enter = carrier.enter
             node.guarded.on_commit = carrier.save
             turn = as_turn(spec.agent, spec.tools, spec.name)
@@ -222,7 +231,8 @@ def _declared_tools(guard: Guard) -> tuple[str, ...]:
 
 def _router_node(route: Callable[[Mapping[str, Any]], str] | None, targets: tuple[str, ...],
                  guard: Guard, audit: AuditLog | None,
-                 carrier: SessionCarrier) -> Callable[[AgentState], Command[Any]]:
+                 carrier: SessionCarrier,
+                 session_of: SessionFactory) -> Callable[[AgentState], Command[Any]]:
     told: dict[str, int] = {}
 
     def router(state: AgentState) -> Command[Any]:
@@ -234,7 +244,8 @@ def _router_node(route: Callable[[Mapping[str, Any]], str] | None, targets: tupl
                 carrier.enter(thread, state)
                 tell_user_messages(guard, audit, thread, list(state.get("messages", ())), told)
                 target = route(state) if route is not None else targets[0]
-                verdict = _check_route(guard, audit, thread, state, config, target, ids)
+                verdict = _check_route(guard, audit, session_of(thread, state, config),
+                                       state, target, ids)
         except GraphBubbleUp:
             raise
         except Exception as exc:  # fail closed: a guard or log that cannot decide denies
@@ -258,13 +269,13 @@ def _routes(state: AgentState) -> int:
     return int(state.get("routes", 0) or 0)
 
 
-def _check_route(guard: Guard, audit: AuditLog | None, thread: str, state: AgentState,
-                 config: Mapping[str, Any], target: str, ids: Any) -> Any:
+def _check_route(guard: Guard, audit: AuditLog | None, session: Any, state: AgentState,
+                 target: str, ids: Any) -> Any:
     """The guard's verdict on routing to ``target`` (an action of the router), audited."""
     from guardgraph.guardrails import Action
 
     call_id = f"route-{_routes(state) + 1}"
-    session = default_session(thread, state, config)
+    thread = session.id
     if _routes(state) == 0:
         task = state.get("task") or {}
         first = next((m for m in state.get("messages", ()) if isinstance(m, HumanMessage)),
