@@ -64,19 +64,20 @@ def _emit(level: str, message: str, hint: str | None, as_json: bool,
 
 
 def fail(message: str, hint: str | None = None, *, as_json: bool = False,
-         code: int = EXIT_BAD_INPUT, **extra: object) -> typer.Exit:
+         exit_code: int = EXIT_BAD_INPUT, **extra: object) -> typer.Exit:
     """Print the error (and hint) to stderr; return the exit to raise (default code 2).
 
-    ``as_json``: one JSON object ``{"level": "error", "message", "hint"?, **extra}``.
+    ``as_json``: one JSON object ``{"level": "error", "message", "hint"?, **extra}``
+    (``extra`` may name the diagnostic ``code``, the ``path``, the ``line``).
     """
     _emit("error", message, hint, as_json, extra)
-    return typer.Exit(code)
+    return typer.Exit(exit_code)
 
 
 def fail_now(message: str, *, hint: str | None = None, code: int = EXIT_BAD_INPUT,
              as_json: bool = False) -> NoReturn:
     """As `fail`, and exit at once with ``code``."""
-    raise fail(message, hint, as_json=as_json, code=code)
+    raise fail(message, hint, as_json=as_json, exit_code=code)
 
 
 def warn(message: str, *, as_json: bool = False, **extra: object) -> None:
