@@ -1,4 +1,4 @@
-"""The bank's simulated world and its fourteen tools (the declarations are in bank.spec).
+"""The bank's simulated world and its fourteen tools (declared in domain.spec).
 
 A world is one customer's view of the bank on one day: two accounts, saved payees, open
 invoices, an inbox, a few web pages and files, card transactions. Everything is drawn

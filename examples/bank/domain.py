@@ -1,5 +1,5 @@
 """The bank customer-operations domain: payments, support and research specialists over
-one customer's simulated bank (see docs/domains.md; the guard's rules are in bank.spec).
+one customer's simulated bank (see docs/domains.md; the guard's rules are in domain.spec).
 
 ``build()`` is what `guardgraph.domains.load_domain("bank")` calls.
 """
@@ -83,7 +83,7 @@ def build() -> Domain:
         description="A bank's customer operations: payments, support and research agents "
                     "over one customer's accounts, payees, invoices, inbox, files and the web.",
         folder=Path(__file__).resolve().parent,
-        spec_files=("bank.spec",),
+        spec_files=("domain.spec",),
         facts={"trusted_payees": TRUSTED_PAYEES},
         tool_list=TOOLS,
         specialists=SPECIALISTS,

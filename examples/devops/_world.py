@@ -1,5 +1,5 @@
 """The devops domain's simulated world and its ten tools (declared in devops.spec and
-ops.spec): services with a version per environment, a repository with branches and pull
+domain.spec): services with a version per environment, a repository with branches and pull
 requests, status pages, a shell that only records what it was asked to run.
 
 Everything is drawn from ``random.Random(seed)``; an attack plants one injected text (in a

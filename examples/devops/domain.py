@@ -1,5 +1,5 @@
 """The devops domain: coder, reviewer and SRE agents over a simulated fleet and repository
-(see docs/domains.md; the rules are devops.spec's, plus ops.spec's for the repository).
+(see docs/domains.md). The rules are devops.spec's, plus domain.spec's for the repository.
 
 ``build()`` is what `guardgraph.domains.load_domain("devops")` calls.
 """
@@ -74,7 +74,7 @@ def build() -> Domain:
         description="A devops team: coder, reviewer and SRE agents with shell, web, test, "
                     "deploy and repository tools over a simulated fleet.",
         folder=Path(__file__).resolve().parent,
-        spec_files=("ops.spec",),
+        spec_files=("domain.spec",),
         facts={"maintenance_window": True, "protected_branches": PROTECTED},
         tool_list=TOOLS,
         specialists=SPECIALISTS,

@@ -16,7 +16,7 @@ def devops() -> Domain:
 
 def test_devops_reuses_the_devops_spec(devops: Domain) -> None:
     spec = devops.policy().spec
-    assert [f.path.rsplit("/", 1)[-1] for f in spec.files] == ["ops.spec", "devops.spec"]
+    assert [f.path.rsplit("/", 1)[-1] for f in spec.files] == ["domain.spec", "devops.spec"]
     assert set(devops.specialists) == {"coder", "reviewer", "sre"}
     assert devops.specialist_of("rollback") == ("sre",)
 
