@@ -36,6 +36,7 @@ class TrackKind(StrEnum):
     PREVIOUSLY = "previously"
     SINCE = "since"
     RESULT = "result"
+    VALUES = "values"  # `TOOL.arg`: the distinct values an argument took (language work)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -48,7 +49,7 @@ class Track:
     match: Matcher | None = None  # the event pattern (SINCE: the held pattern)
     anchor: Matcher | None = None  # SINCE: the anchor pattern
     field: tuple[str, ...] = ()  # aggregates: the argument path summed / compared
-    tool: str | None = None  # RESULT: the tool whose output is read
+    tool: str | None = None  # RESULT: the tool whose output is read; VALUES: whose args
 
 
 class Accumulator:
@@ -71,6 +72,8 @@ def new_accumulator(track: Track) -> Accumulator:
         return Accumulator([None])  # last time matched / last time not matched
     if k in (TrackKind.PREVIOUSLY, TrackKind.SINCE):
         return Accumulator([False])
+    if k == TrackKind.VALUES:
+        return Accumulator([frozenset()])  # the values; None once past VALUES_CAP
     return Accumulator([None])  # RESULT values live in MonitorState.results
 
 
@@ -140,6 +143,8 @@ class MonitorState:
             return t is None or (w is not None and now - t > w), True
         if k in (TrackKind.PREVIOUSLY, TrackKind.SINCE):
             return s[0], True
+        if k == TrackKind.VALUES:  # undefined (fail closed) once it overflowed
+            return (frozenset(), False) if s[0] is None else (s[0], True)
         value = self.results.get(track.tool or "", _MISSING)
         return (None, False) if value is _MISSING else (value, True)
 
@@ -187,6 +192,9 @@ class MonitorState:
     def _observe(self, track: Track, tool: str, args: Mapping[str, object], t: int) -> None:
         k = track.kind
         s = self._acc(track).s
+        if k == TrackKind.VALUES:
+            _add_value(s, track, tool, args)
+            return
         if k == TrackKind.SINCE:
             anchor = _decided(track.anchor, tool, args)
             s[0] = anchor or (s[0] and _decided(track.match, tool, args))
@@ -272,6 +280,21 @@ def _decided(match: Matcher | None, tool: str, args: Mapping[str, object]) -> bo
     if got is None:
         raise _Undecided
     return got
+
+
+# `TOOL.arg` keeps at most this many distinct values per session and term, so a session
+# of any length holds bounded memory; past it the term is undefined, and a clause that
+# reads it is false (a rule requiring membership then denies: fail closed).
+VALUES_CAP = 1024
+
+
+def _add_value(s: list[Any], track: Track, tool: str, args: Mapping[str, object]) -> None:
+    if tool != track.tool or s[0] is None or track.field[0] not in args:
+        return  # another tool, already overflowed, or an absent optional argument
+    v = args[track.field[0]]
+    if v in s[0]:
+        return
+    s[0] = None if len(s[0]) >= VALUES_CAP else s[0] | {v}
 
 
 _WINDOWED = (TrackKind.COUNT, TrackKind.SUM, TrackKind.MIN, TrackKind.MAX)

@@ -234,6 +234,11 @@ class _Planner:
                 return cur
             self.fresh += 1
             return z3.Const(f"plan:result{self.fresh}", value.sort()), z3.BoolVal(True, self.ctx)
+        if k == TrackKind.VALUES:  # `TOOL.arg` (language work): the set gains the value
+            if track.tool != tool or track.field[0] not in args:
+                return cur
+            new = self._arg(tool, args, track.field[0])
+            return z3.Store(value, new, z3.BoolVal(True, self.ctx)), defined
         if k == TrackKind.SINCE:
             assert isinstance(node, ast.Since)
             held, anchor = self._match(node.held, tool, args), self._match(node.anchor, tool, args)

@@ -120,6 +120,8 @@ def _track(policy: CompiledPolicy, key: str, node: ast.Expr,
                          anchor=_pattern_matcher(policy, anchor, lock))
         case ast.Call(func="result", args=(ast.Name(id=tool),)):
             return Track(key=key, kind=TrackKind.RESULT, tool=tool)
+        case ast.Attribute(value=ast.Name(id=tool), attr=arg):  # `TOOL.arg`
+            return Track(key=key, kind=TrackKind.VALUES, tool=tool, field=(arg,))
     raise ValueError(f"not a monitor term: {key}")  # pragma: no cover - compile guarantees
 
 

@@ -193,6 +193,8 @@ class Translator:
 
     def _attribute(self, e: ast.Attribute, scope: Scope) -> _T:
         base = e.value
+        if isinstance(base, ast.Name) and self._past_tool(base.id, scope):
+            return self._monitor(e)  # `TOOL.arg`: the values of earlier calls
         if isinstance(base, ast.Name) and scope.var(base.id) is None:
             if base.id == "args" and scope.tool is not None and not self._is_arg(scope, "args"):
                 arg = self.table.args.get((scope.tool, e.attr))
@@ -208,6 +210,14 @@ class Translator:
         if info is None or e.attr not in info.accessors:
             raise CompileError(f"no field {e.attr!r} on {expr_text(base)!r} at {_where(e)}")
         return _T(info.accessors[e.attr](value.term), value.guards)
+
+    def _past_tool(self, name: str, scope: Scope) -> bool:
+        """The checker's reading (``Infer.is_past_tool``): a tool name that nothing
+        closer (variable, argument, const, fact, context name) hides."""
+        if name not in self._tools or scope.var(name) is not None or self._is_arg(scope, name):
+            return False
+        hidden = name in self._consts or name in self._facts or name == "args"
+        return not hidden and not any(path[0] == name for path in CONTEXT_NAMES)
 
     def _is_arg(self, scope: Scope, name: str) -> bool:
         return scope.tool is not None and (scope.tool, name) in self.table.args
@@ -431,7 +441,9 @@ class Translator:
 
     # ------------------------------------------------------------------ monitor values
 
-    def _monitor(self, e: ast.Aggregate | ast.Temporal | ast.Since | ast.Call) -> _T:
+    def _monitor(
+        self, e: ast.Aggregate | ast.Temporal | ast.Since | ast.Call | ast.Attribute
+    ) -> _T:
         typ, defined = self._monitor_type(e)
         value, flag = self.table.monitor(e, typ, defined=defined)
         term = self._read(value)
@@ -452,6 +464,14 @@ class Translator:
                     raise CompileError(f"{expr_text(e)}: {p.tool} has no argument {fld!r}")
                 t = param.type.inner if isinstance(param.type, ast.OptionalType) else param.type
                 return t, func in (ast.AggregateFunc.MIN, ast.AggregateFunc.MAX)
+            case ast.Attribute(value=ast.Name(id=name), attr=arg):
+                # Undefined once more distinct values came than the monitor keeps.
+                tool = self._tools.get(name)
+                param = next((x for x in tool.params if x.name == arg), None) if tool else None
+                if param is None:
+                    raise CompileError(f"{expr_text(e)}: {name} has no argument {arg!r}")
+                t = param.type.inner if isinstance(param.type, ast.OptionalType) else param.type
+                return ast.SetType(element=t), True
             case ast.Call(func="result", args=(ast.Name(id=name),)):
                 tool = self._tools.get(name)
                 if tool is None or tool.returns is None:

@@ -5,13 +5,13 @@ provenance), as text for people and as JSON-safe data for machines.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, Input, InputKind
 from guardgraph.guardrails._z3sorts import AllExcept, python_value
+from guardgraph.specs import format_value
 
 __all__ = [
     "Witness",
@@ -158,17 +158,7 @@ def _show_or_undefined(v: object) -> str:
 
 
 def show_value(v: object) -> str:
-    """A value in DSL spelling: ``"x"``, ``5001``, ``12.5``, ``1/3``, ``{"a"}``, ``[1, 2]``."""
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if v is None:
-        return "null"  # a `json` value no rule constrains
-    if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
-    if isinstance(v, Fraction):
-        return _decimal(v) or f"{v.numerator}/{v.denominator}"
-    if isinstance(v, int):
-        return str(v)
+    """A value in DSL spelling (``specs.format_value``), co-finite sets included."""
     if isinstance(v, AllExcept):
         return "every value except {" + ", ".join(sorted(map(show_value, v.excluded))) + "}"
     if isinstance(v, frozenset | set):
@@ -177,7 +167,9 @@ def show_value(v: object) -> str:
         return "[" + ", ".join(map(show_value, v)) + "]"
     if isinstance(v, Mapping):
         return "{" + ", ".join(f"{k}: {show_value(x)}" for k, x in v.items()) + "}"
-    return repr(v)
+    if isinstance(v, Fraction):
+        return _decimal(v) or f"{v.numerator}/{v.denominator}"
+    return format_value(v)
 
 
 def json_value(v: object) -> object:

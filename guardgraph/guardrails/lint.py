@@ -392,6 +392,8 @@ def _tools_named(e: ast.Expr) -> list[str]:
             return [t for t in (h.tool, a.tool) if t]
         case ast.Call(func="result", args=(ast.Name(id=name),)):
             return [name]
+        case ast.Attribute(value=ast.Name(id=name)):
+            return [name]  # `TOOL.arg` (a non-tool name here is never looked up as one)
     return []
 
 

@@ -8,7 +8,7 @@ from guardgraph.specs import ast
 from guardgraph.specs._checker import check_spec, type_of
 from guardgraph.specs._context import CONTEXT_NAMES, CONTEXT_ROOTS, ROUTE_ONLY
 from guardgraph.specs._declare import Declarations, declarations_to_text, declare_tools
-from guardgraph.specs._format import format_expr, format_spec, format_type
+from guardgraph.specs._format import format_expr, format_spec, format_type, format_value
 from guardgraph.specs._loader import LoadResult, content_hash, load_file, load_text
 from guardgraph.specs._parser import parse
 from guardgraph.specs._render import render_concise, render_human, render_json
@@ -33,6 +33,7 @@ __all__ = [
     "format_expr",
     "format_spec",
     "format_type",
+    "format_value",
     "literal_text",
     "load_file",
     "load_text",

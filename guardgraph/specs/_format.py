@@ -15,13 +15,14 @@ idempotent. Comments are kept; a comment from inside a rule moves above the rule
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from fractions import Fraction
 from typing import Final
 
 from guardgraph.specs import ast
 from guardgraph.specs._lexer import duration_value
 
-__all__ = ["WIDTH", "format_expr", "format_spec", "format_type", "quote"]
+__all__ = ["WIDTH", "format_expr", "format_spec", "format_type", "format_value", "quote"]
 
 WIDTH: Final = 100
 _INDENT: Final = "  "
@@ -367,3 +368,38 @@ def quote(value: str) -> str:
                 out.append(f"\\u{code:04x}")
     out.append('"')
     return "".join(out)
+
+
+def format_value(v: object) -> str:
+    """A run-time value in the spec's spelling, for messages and witnesses: ``"x"``,
+    ``5001``, ``12.5``, ``1/3``, ``true``, a set as ``{"a", "b"}`` (sorted), a list as
+    ``[1, 2]``, a record as ``{amount: 5, to: "x"}``, a ``json`` value no rule reads as
+    ``null``.
+
+    >>> format_value(frozenset({"b", "a"})), format_value(Fraction(1, 3))
+    ('{"a", "b"}', '1/3')
+    """
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if v is None:
+        return "null"
+    if isinstance(v, str):
+        return quote(v)
+    if isinstance(v, Fraction):
+        if v.denominator == 1:
+            return str(v.numerator)
+        try:
+            return decimal_text(v)
+        except ValueError:
+            return f"{v.numerator}/{v.denominator}"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        return repr(v)
+    if isinstance(v, frozenset | set):
+        return "{" + ", ".join(sorted(map(format_value, v))) + "}"
+    if isinstance(v, tuple | list):
+        return "[" + ", ".join(map(format_value, v)) + "]"
+    if isinstance(v, Mapping):
+        return "{" + ", ".join(f"{k}: {format_value(x)}" for k, x in v.items()) + "}"
+    return repr(v)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from guardgraph.specs import ast
 from guardgraph.specs._scope import LABELS, Inferrer, Scope, ScopeKind, did_you_mean
-from guardgraph.specs._types import BOOL, INT, UNKNOWN, Kind, Ty
+from guardgraph.specs._types import BOOL, INT, UNKNOWN, Kind, Ty, set_of
 
 __all__ = ["History"]
 
@@ -32,12 +32,14 @@ class History:
             self._pattern(e.anchor, scope)
         return BOOL
 
-    def _no_history_in_where(self, e: ast.Expr, scope: Scope, what: str) -> bool:
+    def _no_history_in_where(
+        self, e: ast.Expr, scope: Scope, what: str, *, call: bool = True
+    ) -> bool:
         if scope.kind is ScopeKind.RULE:
             return True
         self._i.report(
             "GG209",
-            f"`{what}(...)` cannot be nested inside `where` or a const",
+            f"`{what}{'(...)' if call else ''}` cannot be nested inside `where` or a const",
             e,
             scope,
             help="the monitor keeps one accumulator per term; compare outside the pattern",
@@ -88,6 +90,33 @@ class History:
             )
             return UNKNOWN
         return t
+
+    def past_values(self, e: ast.Attribute, scope: Scope) -> Ty:
+        """``TOOL.arg``: the set of values ``arg`` took in the session's executed calls of
+        TOOL (``order_id in lookup_order.order_id``: the argument equals one of an earlier
+        call's). Only a whole argument of a scalar type, and only outside ``where``."""
+        assert isinstance(e.value, ast.Name)
+        tool = self._i.env.tools[e.value.id]
+        if not self._no_history_in_where(e, scope, f"{tool.name}.{e.attr}", call=False):
+            return UNKNOWN
+        params = self._i.env.params(tool)
+        if e.attr not in params:
+            hint = did_you_mean(e.attr, params)
+            self._i.report("GG207", f"tool `{tool.name}` has no argument `{e.attr}`", e, scope,
+                           help=hint or "`TOOL.arg` is the values an argument took in earlier "
+                           "calls of the tool")
+            return UNKNOWN
+        t = params[e.attr]
+        if t.kind not in (Kind.INT, Kind.REAL, Kind.BOOL, Kind.STR, Kind.ENUM):
+            self._i.report(
+                "GG203",
+                f"`{tool.name}.{e.attr}` collects the values of a {t} argument; only int, "
+                "real, bool, str and enum arguments can be collected",
+                e,
+                scope,
+            )
+            return UNKNOWN
+        return set_of(t)
 
     def _pattern(self, p: ast.EventPattern, scope: Scope) -> ast.ToolDecl | None:
         tool: ast.ToolDecl | None = None

@@ -209,6 +209,8 @@ class Infer:
 
     def _attribute(self, e: ast.Attribute, scope: Scope) -> Ty:
         base = e.value
+        if isinstance(base, ast.Name) and self.is_past_tool(base.id, scope):
+            return self._history.past_values(e, scope)
         if isinstance(base, ast.Name) and self.is_context(base.id, scope):
             if scope.kind is not ScopeKind.RULE:
                 return self._out_of_where(base, scope, shown=f"{base.id}.{e.attr}", at=e)
@@ -262,6 +264,14 @@ class Infer:
             hint = did_you_mean(n, scope.args)
             self.report("GG207", f"{owner} has no argument `{n}`", e, scope, help=hint)
         return UNKNOWN
+
+    def is_past_tool(self, n: str, scope: Scope) -> bool:
+        """``n`` names a tool (not hidden by a variable, argument, const, fact or context
+        name): ``n.arg`` is then the values that argument took in earlier calls."""
+        if n not in self.env.tools or n in scope.variables or n in scope.args:
+            return False
+        hidden = n in self.env.consts or n in self.env.facts or n in CONTEXT
+        return not hidden and n not in CONTEXT_FIELDS and n != "args"
 
     def is_context(self, n: str, scope: Scope) -> bool:
         shadowed = n in scope.variables or n in scope.args or n in self.env.consts
