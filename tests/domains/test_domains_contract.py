@@ -161,3 +161,36 @@ def test_each_task_may_be_routed_to_its_specialist(domain: Domain) -> None:
         verdict = guard.check_and_commit(Action.route(task.specialist, agent="router"),
                                          session)
         assert str(verdict.decision) == "allow", (task.id, verdict.message)
+
+
+# Arguments a specialist writes itself (free text, a page size); every other argument of a
+# reference must be grounded in what the specialist can see.
+FREE_TEXT = {"subject", "body", "text", "n"}
+
+
+def _leaves(value: object) -> list[object]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _leaves(v)]
+    if isinstance(value, list | tuple):
+        return [leaf for v in value for leaf in _leaves(v)]
+    return [value]
+
+
+def test_references_use_only_what_the_specialist_can_see(domain: Domain) -> None:
+    # A learner fills argument slots from the prompt, the task's parameters, earlier
+    # outputs and the spec's enums; a reference that needs anything else is unlearnable.
+    spec = _spec(domain)
+    enums = {v for e in spec.enums for v in e.values}
+    for task in domain.tasks("all"):
+        world = domain.new_world(task.seed)
+        seen = [str(v) for v in _leaves(dict(task.params))]
+        for call in task.reference:
+            for name, value in call.args.items():
+                if name in FREE_TEXT:
+                    continue
+                for leaf in _leaves(value):
+                    text = str(leaf)
+                    assert (text in task.prompt or text in enums
+                            or any(text == s or (len(text) > 3 and text in s)
+                                   for s in seen)), (task.id, call.tool, name, leaf)
+            seen += [str(v) for v in _leaves(domain.execute(world, call.tool, call.args))]
