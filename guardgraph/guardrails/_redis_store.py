@@ -145,7 +145,11 @@ class RedisStore:
             raise StoreError(f"session {session_id!r}: corrupt event: "
                              f"{type(exc).__name__}: {exc}", hint=self._hint(session_id)
                              ) from None
-        if replica.state.seq != seq:
+        if replica.state.seq > seq:
+            # Another replica appended between our reads of the marker and the log (they
+            # are separate commands under WATCH): the transaction would fail; retry it.
+            raise self._errors.WatchError("appended while catching up")
+        if replica.state.seq < seq:
             self._replicas.pop(session_id, None)
             raise StoreError(
                 f"session {session_id!r} has {seq} committed event(s) but its stored state "

@@ -42,7 +42,7 @@ def test_parallel_spends_never_exceed_the_budget_and_lose_nothing() -> None:
     assert total <= 1000
     assert total > 1000 - 11  # the budget was used up, not left half-spent
     # no lost update: the monitor's sum is exactly what was allowed
-    v = guard.check(Action(tool="spend", args={"amount": 1000}), S)
+    v = guard.evaluate(Action(tool="spend", args={"amount": 1000}), S)
     (failure,) = v.failures
     assert dict(failure.values)["sum(spend.amount within 24h)"] == total
 

@@ -49,7 +49,7 @@ def at(minutes: float) -> Session:
 
 
 def act(tool: str, **args: object) -> Action:
-    return Action(tool=tool, args=args, call_id=f"{tool}")
+    return Action(tool=tool, args=args)  # the guard gives each call its own id
 
 
 def test_count_window_slides() -> None:
@@ -58,44 +58,44 @@ def test_count_window_slides() -> None:
     for m in (1, 2, 3):
         guard.check_and_commit(act("login", method="otp"), at(m))
         assert guard.check_and_commit(act("pay", amount=1), at(m)).allowed
-    assert guard.check(act("pay", amount=1), at(4)).rules == ("hourly_count",)
+    assert guard.evaluate(act("pay", amount=1), at(4)).rules == ("hourly_count",)
     guard.check_and_commit(act("login", method="otp"), at(61.5))
     # the first pay (minute 1) left the hour window at minute 61
-    assert guard.check(act("pay", amount=1), at(61.5)).allowed
+    assert guard.evaluate(act("pay", amount=1), at(61.5)).allowed
 
 
 def test_filtered_count_and_windowed_max() -> None:
     guard = g()
     guard.check_and_commit(act("login", method="otp"), at(0))
     assert guard.check_and_commit(act("pay", amount=150), at(0)).allowed
-    v = guard.check(act("pay", amount=301), at(1))
+    v = guard.evaluate(act("pay", amount=301), at(1))
     assert v.rules == ("max_in_window",)  # 301 > 2 * 150
     assert guard.check_and_commit(act("pay", amount=300), at(1)).allowed
-    assert guard.check(act("pay", amount=120), at(2)).rules == ("big_ones",)
-    assert guard.check(act("pay", amount=50), at(2)).allowed
+    assert guard.evaluate(act("pay", amount=120), at(2)).rules == ("big_ones",)
+    assert guard.evaluate(act("pay", amount=50), at(2)).allowed
 
 
 def test_once_within_window_expires() -> None:
     guard = g()
     guard.check_and_commit(act("login", method="password"), at(0))
-    assert guard.check(act("pay", amount=1), at(0)).rules == ("recent_login",)
+    assert guard.evaluate(act("pay", amount=1), at(0)).rules == ("recent_login",)
     guard.check_and_commit(act("login", method="otp"), at(1))
-    assert guard.check(act("pay", amount=1), at(31)).allowed
-    assert guard.check(act("pay", amount=1), at(31.1)).rules == ("recent_login",)
+    assert guard.evaluate(act("pay", amount=1), at(31)).allowed
+    assert guard.evaluate(act("pay", amount=1), at(31.1)).rules == ("recent_login",)
 
 
 def test_since_and_previously_and_historically() -> None:
     guard = g()
-    assert guard.check(act("push"), at(0)).decision is Decision.DENY  # no test yet
-    assert guard.check(act("test"), at(0)).rules == ("right_after_login",)
-    assert guard.check(act("probe"), at(0)).allowed  # historically: true when empty
+    assert guard.evaluate(act("push"), at(0)).decision is Decision.DENY  # no test yet
+    assert guard.evaluate(act("test"), at(0)).rules == ("right_after_login",)
+    assert guard.evaluate(act("probe"), at(0)).allowed  # historically: true when empty
     guard.check_and_commit(act("login", method="otp"), at(0))
-    assert guard.check(act("probe"), at(0)).allowed
+    assert guard.evaluate(act("probe"), at(0)).allowed
     assert guard.check_and_commit(act("test"), at(1)).allowed  # right after a login
-    assert guard.check(act("probe"), at(1)).rules == ("nothing_but_logins_before",)
+    assert guard.evaluate(act("probe"), at(1)).rules == ("nothing_but_logins_before",)
     assert guard.check_and_commit(act("push"), at(2)).allowed
-    assert guard.check(act("push"), at(3)).rules == ("tested_since_push",)
-    assert guard.check(act("test"), at(3)).rules == ("right_after_login",)
+    assert guard.evaluate(act("push"), at(3)).rules == ("tested_since_push",)
+    assert guard.evaluate(act("test"), at(3)).rules == ("right_after_login",)
 
 
 def test_monitor_state_is_constant_per_term_with_unwindowed_terms() -> None:

@@ -80,7 +80,7 @@ def test_four_processes_never_overspend_and_lose_nothing(prefix: str) -> None:
         assert p.exitcode == 0
     total = sum(allowed)
     assert 2000 - 23 < total <= 2000
-    v = _guard(prefix).check(Action(tool="spend", args={"amount": 2000}),
+    v = _guard(prefix).evaluate(Action(tool="spend", args={"amount": 2000}),
                              Session(id="budget", now=NOW))
     assert dict(v.failures[0].values)["sum(spend.amount within 24h)"] == total
 
@@ -91,18 +91,18 @@ def test_state_round_trips_through_redis(prefix: str) -> None:
     assert g.check_and_commit(Action(tool="spend", args={"amount": 1500}), s).allowed
     data = g.export_session("rt")
     other = _guard(prefix + "other:")
-    other.restore_session("rt", data)
+    other.restore_session(data)
     for amount in (499, 500, 501):
-        probe = Action(tool="spend", args={"amount": amount})
-        assert other.check(probe, s) == g.check(probe, s)
-    assert not other.check(Action(tool="spend", args={"amount": 501}), s).allowed
+        probe = Action(tool="spend", args={"amount": amount}, call_id="probe")
+        assert other.evaluate(probe, s) == g.evaluate(probe, s)
+    assert not other.evaluate(Action(tool="spend", args={"amount": 501}), s).allowed
 
 
 def test_read_only_check_does_not_write(prefix: str) -> None:
     client = _client()
     g = _guard(prefix)
-    g.check(Action(tool="spend", args={"amount": 1}), Session(id="ro", now=NOW))
-    assert client.get(f"{prefix}ro") is None  # type: ignore[attr-defined]
+    g.evaluate(Action(tool="spend", args={"amount": 1}), Session(id="ro", now=NOW))
+    assert not list(client.scan_iter(f"{prefix}ro*"))  # type: ignore[attr-defined]
 
 
 def test_replicas_agree_with_memory_through_compaction(prefix: str) -> None:
@@ -117,7 +117,7 @@ def test_replicas_agree_with_memory_through_compaction(prefix: str) -> None:
         action = Action(tool="spend", args={"amount": 50 + i}, call_id=f"x{i}")
         assert writer.check_and_commit(action, s) == memory.check_and_commit(action, s)
     for amount in (1, 100, 900):
-        probe = Action(tool="spend", args={"amount": amount})
-        assert a.check(probe, s) == b.check(probe, s) == memory.check(probe, s)
+        probe = Action(tool="spend", args={"amount": amount}, call_id="probe")
+        assert a.evaluate(probe, s) == b.evaluate(probe, s) == memory.evaluate(probe, s)
     client = _client()
     assert client.llen(f"{prefix}c:log") < 5  # type: ignore[attr-defined]
