@@ -23,3 +23,4 @@ def test_the_first_example_says_what_it_does() -> None:
     assert (episode.success, episode.compromised) == ast.literal_eval(success.group(1))  # type: ignore[attr-defined]
     shown = ast.literal_eval("".join(line[2:] for line in steps.group(1).splitlines()))
     assert [(s.call.tool, s.decision) for s in episode.steps] == shown  # type: ignore[attr-defined]
+
