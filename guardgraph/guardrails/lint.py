@@ -47,6 +47,7 @@ from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, 
 from guardgraph.guardrails._lintpairs import ClassState, PairChecks
 from guardgraph.guardrails._session import Answer, RuleClass, ToolSession, Verdict
 from guardgraph.guardrails._translate import iter_subexprs
+from guardgraph.guardrails._trivial import same_sides, trivial_filters
 from guardgraph.guardrails._witness import read_witness
 from guardgraph.specs import ast
 from guardgraph.specs.diagnostics import Diagnostic
@@ -159,6 +160,7 @@ def _lint_batch(spec: ast.Spec, tools: Sequence[str], timeout_ms: int) -> _Part:
     linter = _Linter(compile_policy(_batch_spec(spec, tools)), timeout_ms)
     for tool in tools:
         linter._tool(tool)
+    linter.filters()
     return linter.rendered(), linter.read_keys()
 
 
@@ -188,12 +190,18 @@ class _Linter:
         self.policy = policy
         self.timeout_ms = timeout_ms
         self.findings: list[Finding] = []
+        self.extra: list[Diagnostic] = []  # findings about a rule, not a target (GG312)
 
     def run(self) -> list[Diagnostic]:
         for tool in self.policy.tools:
             if self.policy.rules_for(tool):
                 self._tool(tool)
+        self.filters()
         return _combine(self.policy.spec, self.rendered(), self.read_keys())
+
+    def filters(self) -> None:
+        """GG312 for `where` filters of this policy's rules that never depend on the call."""
+        self.extra += trivial_filters(self.policy, list(self.policy.spec.rules), self.timeout_ms)
 
     def read_keys(self) -> set[str]:
         """The keys of the inputs the policy's rules read."""
@@ -209,6 +217,7 @@ class _Linter:
                 out.append((key, f.tool, self._diagnostic(f, every_tool=True)))
             else:
                 out.append((None, f.tool, self._diagnostic(f)))
+        out += [(None, "", d) for d in self.extra]
         return out
 
     # ------------------------------------------------------------------ per tool
@@ -353,7 +362,14 @@ def _combine(spec: ast.Spec, rendered: Sequence[_Rendered], read: set[str]) -> l
     for group in groups.values():
         if {tool for tool, _ in group} >= tools:
             out.append(group[0][1])
-    return out + _unused(spec, read)
+    # A rule in two batches has its filters checked in both: report each finding once.
+    seen: set[tuple[str, ast.Span | None, str]] = set()
+    unique = []
+    for d in out:
+        if (d.code, d.span, d.message) not in seen:
+            seen.add((d.code, d.span, d.message))
+            unique.append(d)
+    return unique + _unused(spec, read) + same_sides(spec)
 
 
 def _unused(spec: ast.Spec, read: set[str]) -> list[Diagnostic]:

@@ -104,6 +104,8 @@ CODES: dict[str, Code] = _registry(
          summary="the solver could not decide (unknown or time-out)"),
     Code(code="GG311", name="always-passes", severity=W,
          summary="rule's requirement holds for every call it applies to"),
+    Code(code="GG312", name="trivial-condition", severity=W,
+         summary="a condition or filter is always true or always false"),
     # GG4xx: guard (a deny or escalate reason at run time)
     Code(code="GG400", name="rule-violated", severity=E, summary="a rule did not hold"),
     Code(code="GG401", name="unknown-tool-call", severity=E, summary="call of an undeclared tool"),

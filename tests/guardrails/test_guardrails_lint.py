@@ -199,3 +199,25 @@ def test_enum_fields_of_a_tool_result_are_constrained() -> None:
     (blocked,) = _codes(list(lint(spec)), "GG303")
     assert 'status: "' in " ".join(blocked.notes)
     assert 'status: ""' not in " ".join(blocked.notes)
+
+
+def test_trivial_conditions_and_filters_are_flagged() -> None:
+    spec = load_spec(HEAD + "tool lookup(id: str)\n"
+                     "rule r:\n  on pay\n  require once(lookup where id == id) and to != to\n"
+                     "rule s:\n  on pay\n  require count(pay where amount > 1 and amount < 1) < 3\n"
+                     + _uses())
+    found = [d for d in lint(spec) if d.code == "GG312"]
+    messages = sorted(d.message for d in found)
+    assert len(found) == 3, messages
+    assert any("`id == id`" in m and "always true" in m for m in messages)
+    assert any("`to != to`" in m and "never true" in m for m in messages)
+    assert any("holds for no call of pay" in m for m in messages)
+    # the help under `where` says how to compare with the current call's argument
+    (where,) = [d for d in found if "id == id" in d.message]
+    assert where.help is not None and "x in TOOL.x" in where.help
+
+
+def test_a_filter_that_depends_on_the_call_is_not_flagged() -> None:
+    spec = load_spec(HEAD + "rule r:\n  on pay\n  require count(pay where amount > 1) < 3\n"
+                     + _uses())
+    assert not [d for d in lint(spec) if d.code == "GG312"]
