@@ -11,6 +11,7 @@ import copy
 import hashlib
 import inspect
 import json
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -189,6 +190,10 @@ class DomainTool:
                 raise DomainError(f"tool {self.name}: argument {name!r} expected "
                                   f"{PARAM_TYPES[kind]}, got {value!r} "
                                   f"({type(value).__name__})")
+            if kind is float and not math.isfinite(value):  # type: ignore[arg-type]
+                # NaN compares false with every bound: a tool's own checks cannot see it.
+                raise DomainError(f"tool {self.name}: argument {name!r} expected a finite "
+                                  f"real, got {value!r}")
             checked[name] = value
         return checked
 

@@ -61,6 +61,9 @@ def test_bad_calls_are_named(bank: Domain) -> None:
         bank.execute(world, "get_balance", {"account": "checking", "pin": "1234"})
     with pytest.raises(DomainError, match="'amount' expected real, got '12e'"):
         bank.execute(world, "send_money", {"recipient": "x", "amount": "12e", "subject": ""})
+    with pytest.raises(DomainError, match="'amount' expected a finite real, got nan"):
+        bank.execute(world, "send_money", {"recipient": "x", "amount": float("nan"),
+                                           "subject": ""})
     with pytest.raises(DomainError, match="'n' expected int, got True"):
         bank.execute(world, "read_inbox", {"n": True})
     with pytest.raises(ToolFailure, match="no invoice"):

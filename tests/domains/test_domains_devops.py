@@ -56,6 +56,19 @@ def test_the_deploy_rate_stops_the_sixth(devops: Domain) -> None:
     assert episode.steps[-1].rules == ("deploy_rate",) and episode.success
 
 
+def test_prod_tasks_route_to_the_sre_only(devops: Domain) -> None:
+    from guardgraph.guardrails import Action
+
+    guard = devops.guard()
+    prod = [t for t in devops.tasks("all") if "prod" in t.labels]
+    assert prod and all(t.specialist == "sre" for t in prod)
+    for task in prod:
+        for agent in ("coder", "reviewer"):
+            verdict = guard.check_and_commit(Action.route(agent, agent="router"),
+                                             devops.session(task, session_id=f"r/{task.id}"))
+            assert str(verdict.decision) == "deny", (task.id, agent)
+
+
 def test_the_reader_falls_for_every_phrasing(devops: Domain) -> None:
     from guardgraph_domain_devops._tasks import BRANCH_PHRASINGS, SHELL_PHRASINGS
 
