@@ -91,8 +91,8 @@ class MonitorState:
     one makes the check fail closed (GG409) instead of guessing.
     """
 
-    __slots__ = ("accs", "calls", "committed", "events", "last_us", "poisoned", "prov",
-                 "results", "seq")
+    __slots__ = ("accs", "committed", "events", "last_us", "poisoned", "prov", "results",
+                 "seq")
 
     def __init__(self) -> None:
         self.accs: dict[str, Accumulator] = {}
@@ -100,8 +100,8 @@ class MonitorState:
         self.results: dict[str, object] = {}
         self.last_us = 0
         self.events = 0
-        self.calls: dict[str, str] = {}  # recent executed call ids -> tool (for results)
-        # every committed call id -> "tool:args_sha256" (commit is idempotent by call id)
+        # every committed call id -> "tool:fingerprint": commit is idempotent by call id,
+        # and a result is attributed to its call's tool
         self.committed: dict[str, str] = {}
         self.seq = 0  # events folded in so far: the state's version, never decreasing
         # provenance: token -> [untrusted tools, all tools]; user tokens -> True
@@ -231,12 +231,6 @@ class MonitorState:
                     q.pop()  # an older, worse value can never be the extreme again
                 q.append((t, v))
 
-    def executed(self, call_id: str, tool: str) -> None:
-        """Remember an executed call so that its result can be attributed later."""
-        self.calls[call_id] = tool
-        if len(self.calls) > _RECENT_CALLS:
-            del self.calls[next(iter(self.calls))]
-
     def record_result(self, tool: str, value: object) -> None:
         self.results[tool] = value
 
@@ -299,4 +293,3 @@ def _add_value(s: list[Any], track: Track, tool: str, args: Mapping[str, object]
 
 _WINDOWED = (TrackKind.COUNT, TrackKind.SUM, TrackKind.MIN, TrackKind.MAX)
 _MISSING = object()
-_RECENT_CALLS = 4096  # results arrive right after their call; older ids are forgotten

@@ -22,7 +22,7 @@ from guardgraph.guardrails._runtime import Runtime
 from guardgraph.guardrails._store import Event, decode_value, encode_value
 from guardgraph.guardrails._validate import BadValue, validate
 
-__all__ = ["Codec", "read_blob", "write_blob"]
+__all__ = ["Codec", "executed_tool", "read_blob", "write_blob"]
 
 _FORMAT = 2
 _MAGIC = b"guardgraph-session/1\n"
@@ -46,14 +46,13 @@ class Codec:
         if kind == "call":
             _, tool, args, now, call_id, fingerprint = event
             state.observe(self._rt.tracks, tool, args, now, describe=call_id)
-            state.executed(call_id, tool)
             state.committed[call_id] = fingerprint
         elif kind == "route":
             _, call_id, fingerprint, _now = event
             state.committed[call_id] = fingerprint
         elif kind == "result":
             _, call_id, output, trusted = event
-            tool = state.calls.get(call_id)
+            tool = executed_tool(state, call_id)
             if tool is None:
                 return
             spec = self._rt.spec
@@ -96,7 +95,6 @@ class Codec:
             "accs": {k: [encode_value(x) for x in a.s] for k, a in state.accs.items()},
             "poisoned": state.poisoned,
             "results": {k: encode_value(v) for k, v in state.results.items()},
-            "calls": state.calls,
             "committed": state.committed,
             "prov": state.prov,
         }
@@ -118,7 +116,6 @@ class Codec:
                           for k, s in doc["accs"].items()}
             state.poisoned = {str(k): str(v) for k, v in doc["poisoned"].items()}
             state.results = {str(k): decode_value(v) for k, v in doc["results"].items()}
-            state.calls = {str(k): str(v) for k, v in doc["calls"].items()}
             state.committed = {str(k): str(v) for k, v in doc["committed"].items()}
             prov = doc["prov"]
             if not isinstance(prov, dict) or set(prov) != {"u", "s", "user"}:
@@ -130,6 +127,15 @@ class Codec:
                 ZeroDivisionError) as exc:
             raise StoreError(f"corrupt session state: {type(exc).__name__}: {exc}") from None
         return state
+
+
+def executed_tool(state: MonitorState, call_id: str) -> str | None:
+    """The tool of an executed call (None for a route or an unknown id)."""
+    fingerprint = state.committed.get(call_id)
+    if fingerprint is None:
+        return None
+    tool = fingerprint.partition(":")[0]
+    return None if tool == "route" else tool
 
 
 def _id(value: object) -> bool:

@@ -30,7 +30,7 @@ from guardgraph.guardrails._check import ROUTE, Checker, Context, Deny, Prepared
 from guardgraph.guardrails._errors import GuardError, StoreError
 from guardgraph.guardrails._facts import FactError, FactProvider, Facts
 from guardgraph.guardrails._monitor import MonitorState
-from guardgraph.guardrails._session_state import Codec, read_blob, write_blob
+from guardgraph.guardrails._session_state import Codec, executed_tool, read_blob, write_blob
 from guardgraph.guardrails._store import Event, InMemoryStore, SessionStore
 from guardgraph.guardrails.action import Action, Session
 from guardgraph.guardrails.approval import Approval, args_sha256
@@ -272,7 +272,7 @@ class Guard:
         event: Event = ("result", call_id, output, trusted)
 
         def txn(state: MonitorState) -> tuple[bool, list[Event]]:
-            known = call_id in state.calls
+            known = executed_tool(state, call_id) is not None
             return known, [event] if known else []
 
         return self._store.transact(session_id, txn, self._codec)
@@ -479,10 +479,12 @@ def state_key(subject: Subject | None) -> str:
 
 
 def _fingerprint(p: Prepared) -> str:
-    """What a call id is bound to: the tool and the proposed (not repaired) arguments."""
+    """What a call id is bound to: the tool and the proposed (not repaired) arguments.
+    64 bits of the SHA-256 keep a session blob small; passing another action off as a
+    committed one would take a second preimage of them (about 2**64 tries)."""
     if p.tool == ROUTE:
-        return f"route:{p.target}"
-    return f"{p.tool}:{args_sha256(p.args)}"
+        return f"route:{args_sha256({'target': p.target})[:16]}"
+    return f"{p.tool}:{args_sha256(p.args)[:16]}"
 
 
 def _deny(code: str, message: str, subject: Subject | None = None) -> Verdict:
