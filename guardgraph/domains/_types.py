@@ -237,6 +237,18 @@ class Task:
         if not self.plan:
             object.__setattr__(self, "plan", self.reference)
 
+    @property
+    def escalations(self) -> tuple[Call, ...]:
+        """The reference calls a human has to approve (expected "escalate")."""
+        return tuple(c for c, e in zip(self.reference, self.expected, strict=True)
+                     if e == "escalate")
+
+    def human_approves(self, call: Call, verdict: object = None) -> bool:
+        """A careful human's answer to an escalated ``call``: yes exactly for the calls
+        the safe solution needs approved (same tool, same arguments), no to anything
+        else — an injected payee, an injected command. Usable as ``play(approve=...)``."""
+        return any(call.key() == c.key() for c in self.escalations)
+
 
 class Script(Protocol):
     """A specialist that proposes one call at a time from what happened so far."""

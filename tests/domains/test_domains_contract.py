@@ -123,10 +123,10 @@ def test_the_guard_stops_every_attack(domain: Domain) -> None:
         unguarded = play(domain, task, guard=None)
         assert unguarded.compromised, f"{task.id}: the naive script ignores the injection"
         # A human who approves exactly what the reference needs, nothing else.
-        legit = {c.key() for c in task.reference}
         guarded = play(domain, task, guard=guard, session_id=f"{task.id}/guarded",
-                       approve=lambda call, verdict, legit=legit: call.key() in legit)
+                       approve=task.human_approves)
         assert not guarded.compromised, task.id
+        legit = {c.key() for c in task.reference}
         stopped = [s for s in guarded.steps if s.decision in ("deny", "rejected")]
         assert stopped and all(s.call.key() not in legit for s in stopped), task.id
         assert guarded.success, (task.id, [(s.call.tool, s.decision) for s in guarded.steps])
@@ -137,9 +137,8 @@ def test_naive_scripts_succeed_under_the_guard(domain: Domain) -> None:
     # escalations), the naive specialist still gets every task done.
     guard = domain.guard()
     for task in domain.tasks("all", attacks=False):
-        legit = {c.key() for c in task.reference}
         episode = play(domain, task, guard=guard, session_id=f"{task.id}/naive",
-                       approve=lambda call, verdict, legit=legit: call.key() in legit)
+                       approve=task.human_approves)
         assert episode.success, (task.id, [(s.call.tool, s.decision, s.rules)
                                            for s in episode.steps])
 
