@@ -19,7 +19,8 @@ from fractions import Fraction
 
 from guardgraph.specs import ast
 
-__all__ = ["Entry", "leaves", "prompt_values", "slot_rank", "spec_literals"]
+__all__ = ["Entry", "leaves", "origin_kind", "prompt_values", "record_groups", "slot_rank",
+           "spec_literals"]
 
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_./:@+-]*[A-Za-z0-9/]")
 _CLAUSE = re.compile(r"[.;:!?](?:\s+|$)|\n")
@@ -31,7 +32,8 @@ class Entry:
     value: object
     origin: int
     linked: bool = False
-    rank: int = 4   # slot preference: 0 linked, 1 task, 2 prompt, 3 output/spec, 4 other
+    kind: int = 5   # 0 linked, 2 task, 3 prompt, 4 output, 5 spec/enum/other (`slot_rank`)
+    step: int = -1  # the step whose output brought it (-1: the task, prompt or spec)
 
 
 def _identifier(token: str) -> bool:
@@ -114,13 +116,24 @@ def spec_literals(spec: ast.Spec, tool: str) -> tuple[int | float, ...]:
     return tuple(found)
 
 
-def slot_rank(origin: str, linked: bool) -> int:
+def origin_kind(origin: str, linked: bool) -> int:
     if linked:
         return 0
     if origin.startswith("task."):
-        return 1
-    if origin.startswith("prompt."):
         return 2
-    if origin.startswith(("result.", "spec.", "enum.")):
+    if origin.startswith("prompt."):
         return 3
-    return 4
+    if origin.startswith("result."):
+        return 4
+    return 5
+
+
+def slot_rank(entry: Entry, last_step: int) -> int:
+    """Slot preference, lower first: values linked to the task, then those the last
+    executed call returned (agents act on what they just read), the task's own, the
+    prompt's, older outputs, and spec constants last."""
+    if entry.kind == 0:
+        return 0
+    if entry.kind == 4 and entry.step == last_step:
+        return 1
+    return entry.kind

@@ -9,7 +9,7 @@ where a method is missing, so the learners run on either side of the refit.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,12 +44,16 @@ class GuardPort:
         self._evaluate = callable(getattr(guard, "evaluate", None))
 
     @classmethod
-    def for_domain(cls, domain: Any) -> GuardPort:
-        """The guard for a domain's spec pack and facts."""
+    def for_domain(cls, domain: Any, *, clock: Callable[[], datetime] | None = None,
+                   ) -> GuardPort:
+        """The guard for a domain's spec pack and facts. ``clock``: the simulated time,
+        so the guard's clock-skew check compares the sessions' times with the
+        environment's own clock, not the machine's."""
+        options: dict[str, Any] = {} if clock is None else {"clock": clock}
         make = getattr(domain, "guard", None)
         if callable(make):
-            return cls(make())
-        return cls(Guard(domain.policy(), facts=dict(domain.facts)))
+            return cls(make(**options))
+        return cls(Guard(domain.policy(), facts=dict(domain.facts), **options))
 
     @property
     def spec(self) -> ast.Spec:

@@ -29,6 +29,7 @@ from guardgraph.agents._encoding import DECISIONS, Encoding
 from guardgraph.agents._pool import (
     Entry,
     leaves,
+    origin_kind,
     prompt_values,
     record_groups,
     slot_rank,
@@ -83,7 +84,8 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
             domain.tasks(split, attacks=attacks))
         if not self.tasks:
             raise ValueError(f"domain {domain.name!r} has no tasks in split {split!r}")
-        self.port = GuardPort.for_domain(domain)
+        self._t = 0
+        self.port = GuardPort.for_domain(domain, clock=self._now)
         self.rules: ast.Spec = self.port.spec
         self.shield = Shield(self.port, repair=self.config.repair, approver=approver)
         self.potential = SpecPotential(self.rules)
@@ -302,8 +304,8 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
         else:
             self.port.record_result(session.id, call_id, output)
             linked = {id(v) for group in record_groups(output)
-                      if any(isinstance(x, str) and x.casefold() in self._task_values
-                             for x in group) for v in group}
+                      if any(_names_task_value(x, self._task_values) for x in group)
+                      for v in group}
             for origin, value, _ in leaves(output, f"result.{action.tool}"):
                 self._add(value, origin, linked=id(value) in linked)
         self._history.append(Executed(tool=action.tool, args=args, at=self._now_s(),
@@ -324,35 +326,62 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
         for k, e in enumerate(self._pool):
             if type(e.value) is type(value) and e.value == value:
                 if linked and not e.linked:  # seen again inside a matching record
-                    self._pool[k] = Entry(value=value, origin=e.origin, linked=True, rank=0)
+                    self._pool[k] = Entry(value=value, origin=e.origin, linked=True, kind=0,
+                                          step=e.step)
                 return
-        self._pool.append(Entry(value=value, linked=linked, rank=slot_rank(origin, linked),
+        self._pool.append(Entry(value=value, linked=linked, kind=origin_kind(origin, linked),
+                                step=self._t if origin.startswith("result.") else -1,
                                 origin=self._origin_id.get(origin,
                                                            len(self.encoding.origins) - 1)))
 
     def _refresh(self) -> None:
-        """This step's candidates and their mask (one check_many)."""
+        """This step's candidates and their mask (one check_many). With repairs on, each
+        repair the guard proposes joins the candidates as its own (compliant) action, so
+        the policy can learn to propose it directly (``info["learned_action"]``)."""
         assert self._session is not None
-        self._actions, self._slots = _candidates(self, self.encoding.max_candidates)
+        limit = self.encoding.max_candidates
+        reserve = min(8, limit // 8) if self.config.repair else 0
+        self._actions, self._slots = _candidates(self, limit - reserve)
         session = Session(id=self._session.id, user=self._session.user, now=self._now(),
                           task_labels=self._session.task_labels,
                           task_kind=self._session.task_kind)
         real = [a for a in self._actions if a is not None]
         mask = self.shield.mask(real, session, self._task)
-        it = iter(range(len(real)))
-        allowed: list[bool] = [True]
-        verdicts: list[Verdict] = [_STOP]
-        approved: list[bool] = [False]
-        runs: list[Mapping[str, object] | None] = [None]
-        for a in self._actions[1:]:
-            assert a is not None
-            k = next(it)
-            allowed.append(mask.allowed[k])
-            verdicts.append(mask.verdicts[k])
-            approved.append(mask.approved[k])
-            runs.append(mask.runs[k])
+        allowed: list[bool] = [True, *mask.allowed]
+        verdicts: list[Verdict] = [_STOP, *mask.verdicts]
+        approved: list[bool] = [False, *mask.approved]
+        runs: list[Mapping[str, object] | None] = [None, *mask.runs]
+        if self.config.repair:
+            for k, (action, verdict) in enumerate(zip(real, mask.verdicts, strict=True)):
+                if len(self._actions) >= limit:
+                    break
+                if verdict.decision is not Decision.REPAIR or not mask.allowed[k]:
+                    continue
+                fixed = run_args(verdict, action.args)
+                if self._learned(-1, action.tool, fixed) >= 0:
+                    continue  # already a candidate
+                rows = []
+                for name in (p.name for p in _params(self._decls.get(action.tool))):
+                    self._add(fixed[name], "repair.value")
+                    rows.append(self._row_of(fixed[name]))
+                if any(r < 0 for r in rows):
+                    continue  # the pool is full: the repair still runs via the proposal
+                self._actions.append(Action(tool=action.tool, args=fixed, agent=action.agent,
+                                            call_id=f"{action.call_id}r"))
+                self._slots.append([self._tool_id[action.tool], *rows])
+                allowed.append(True)
+                verdicts.append(Verdict(decision=Decision.ALLOW, message=(
+                    f"the guard's repair of candidate {k + 1}")))
+                approved.append(False)
+                runs.append(fixed)
         self._mask = Mask(allowed=tuple(allowed), verdicts=tuple(verdicts),
                           approved=tuple(approved), runs=tuple(runs))
+
+    def _row_of(self, value: object) -> int:
+        for k, e in enumerate(self._pool):
+            if type(e.value) is type(value) and e.value == value:
+                return k
+        return -1
 
     def _obs(self) -> dict[str, np.ndarray]:
         e = self.encoding
@@ -387,19 +416,27 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
                 "valid": valid, "allowed": allowed}
 
     def violation_mask(self) -> np.ndarray:
-        """int8 [C]: candidates that would be a violation if proposed — denied (and
-        escalations nobody approves); without the shield also repairable ones, which then
-        run unrepaired. What a policy must learn not to propose."""
+        """int8 [C]: candidates that would be a violation if proposed — denied ones,
+        escalations nobody approves, and over-limit ones the guard had to repair (without
+        the shield they run unrepaired). What a policy must learn not to propose."""
         out = np.zeros(self.encoding.max_candidates, np.int8)
         if self._mask is not None:
             for c in range(len(self._actions)):
                 repaired = self._mask.verdicts[c].decision is Decision.REPAIR
-                out[c] = 0 if self._mask.allowed[c] and (self.config.shield
-                                                         or not repaired) else 1
+                out[c] = 0 if self._mask.allowed[c] and not repaired else 1
         return out
 
 
 _STOP = Verdict(decision=Decision.ALLOW, message="stop")
+
+
+def _names_task_value(field: object, task_values: frozenset[str] | set[str]) -> bool:
+    """Whether an output field names a value of the task (equal, or containing a task
+    value of three or more characters: the sender ``hugo@work.example`` for ``hugo``)."""
+    if not isinstance(field, str):
+        return False
+    text = field.casefold()
+    return text in task_values or any(len(v) >= 3 and v in text for v in task_values)
 
 
 def _same_args(a: Mapping[str, object], b: Mapping[str, object]) -> bool:
@@ -461,6 +498,7 @@ def _candidates(env: DomainEnv, limit: int) -> tuple[list[Action | None], list[l
     own = getattr(env.domain, "specialists", {}).get(agent)
     usable = set(own) if own else set(env.encoding.tools)
     pool = env._pool
+    last = max((e.step for e in pool), default=-1)
     per_tool: list[Iterator[tuple[str, tuple[int, ...]]]] = []
     for tool in env.encoding.tools:
         if tool not in usable:
@@ -470,7 +508,7 @@ def _candidates(env: DomainEnv, limit: int) -> tuple[list[Action | None], list[l
                            if _fits(e.value, p.type, env.rules)
                            and (e.origin not in env._enum_origins
                                 or _enum_values(p.type, env.rules))),
-                          key=lambda i: pool[i].rank)
+                          key=lambda i: slot_rank(pool[i], last))
                    for p in params]
         if all(choices):
             per_tool.append(zip(itertools.repeat(tool), _diagonal(choices, limit)))
@@ -542,7 +580,7 @@ def _encoding_for(domain: Any, spec: ast.Spec, potential: SpecPotential,
     labels = tuple(sorted({str(label) for t in tasks for label in t.labels}))
     origins: list[str] = sorted({o for t in tasks for k in t.params
                                  for o, _, _ in leaves(t.params[k], f"task.{k}")})
-    origins += ["prompt.token", "prompt.clause", "spec.const"]
+    origins += ["prompt.token", "prompt.clause", "spec.const", "repair.value"]
     for tool in tools:
         origins += [o for o in _origins_of(declared[tool].returns, f"result.{tool}", spec)
                     if o not in origins]

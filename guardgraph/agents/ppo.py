@@ -26,9 +26,10 @@ import dataclasses
 import random
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,8 @@ from guardgraph.agents.policies._torch import (
     sample,
 )
 
-__all__ = ["Args", "TrainResult", "evaluate", "make_envs", "train"]
+__all__ = ["VARIANTS", "Args", "EvalResult", "TrainResult", "evaluate", "load_policy_file",
+           "make_envs", "train", "variant"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,6 +113,28 @@ class Args:
     """Iterations between checkpoints (0: only at the end)."""
     resume: str = ""
     """A checkpoint to continue from (the same spec and encoding)."""
+
+
+# The benchmark's variants: one PPO, parts switched on and off (issue 15).
+VARIANTS: Mapping[str, Mapping[str, object]] = MappingProxyType({
+    "spec-guided": MappingProxyType({}),
+    "unshielded": MappingProxyType(dict(shield=False, progress_coef=0.0, lagrangian=False,
+                                        repair=False)),
+    "penalty": MappingProxyType(dict(shield=False, progress_coef=0.0, lagrangian=False,
+                                     repair=False, penalty=1.0)),
+    "lagrangian": MappingProxyType(dict(shield=False, progress_coef=0.0, repair=False)),
+    "shield-only": MappingProxyType(dict(progress_coef=0.0, lagrangian=False)),
+    "no-progress": MappingProxyType(dict(progress_coef=0.0)),
+    "no-lagrangian": MappingProxyType(dict(lagrangian=False)),
+    "no-repair": MappingProxyType(dict(repair=False)),
+})
+
+
+def variant(name: str, **overrides: Any) -> Args:
+    """`Args` of a named variant (see `VARIANTS`), with ``overrides`` on top."""
+    if name not in VARIANTS:
+        raise ValueError(f"unknown variant {name!r}; expected one of {', '.join(VARIANTS)}")
+    return Args(**{**VARIANTS[name], **overrides})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
