@@ -22,6 +22,7 @@ from guardgraph._cli import explain as _explain
 from guardgraph._cli import fmt as _fmt
 from guardgraph._cli import guard as _guard
 from guardgraph._cli import lint as _lint
+from guardgraph._cli import train as _train
 from guardgraph._cli import verify as _verify
 from guardgraph._cli._help import Group
 
@@ -64,6 +65,7 @@ _guard.register(app)
 _demo.register(app)
 _explain.register(app)
 _verify.register(app)
+_train.register(app)
 _audit_review.register(_audit.audit_app)
 app.add_typer(_audit.audit_app, name="audit")
 
