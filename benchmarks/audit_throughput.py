@@ -36,7 +36,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from guardgraph.audit import (
     AuditLog,
     Event,
-    EventKind,
     Signer,
     open_store,
     verify_inclusion_proof,
@@ -47,6 +46,7 @@ from guardgraph.audit._merkle import (
     root_from_leaves,
     verify_inclusion,
 )
+from guardgraph.audit.events import VerdictReached
 
 SIGNER = Signer.generate("bench.example/audit")
 
@@ -67,13 +67,17 @@ def events(n: int, seed: int) -> list[Event]:
     rng = random.Random(seed)
     out = []
     for i in range(n):
-        out.append(Event(
-            kind=EventKind.VERDICT, session=f"s{rng.randrange(1000)}", actor="payments",
-            payload={"tool": "send_money", "args": {"recipient": f"GB{rng.randrange(10**12)}",
-                     "amount": round(rng.uniform(1, 5000), 2), "subject": "rent"},
-                     "message": "ok"},
-            spec_name="banking", spec_version=3, spec_hash="ab" * 32, decision="allow",
-            rule_ids=("single_transfer_cap", "daily_budget"), provenance=(f"p{i}",),
+        session = f"s{rng.randrange(1000)}"
+        # Built as every writer builds records: a typed payload through Event.of, with an
+        # event id, so the schema check and the idempotency look-up are in the figures.
+        out.append(Event.of(
+            VerdictReached(tool="send_money", call_id=f"c{i}", agent="payments",
+                           args={"recipient": f"GB{rng.randrange(10**12)}",
+                                 "amount": round(rng.uniform(1, 5000), 2), "subject": "rent"},
+                           message="ok"),
+            session=session, actor="guard", spec=("banking", 3, "ab" * 32),
+            verdict=("allow", ("single_transfer_cap", "daily_budget")), provenance=(f"p{i}",),
+            event_id=f"{session}/c{i}/verdict",
             trace_id=f"{rng.getrandbits(128):032x}", span_id=f"{rng.getrandbits(64):016x}",
         ))
     return out

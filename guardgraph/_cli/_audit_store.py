@@ -18,17 +18,20 @@ __all__ = ["opened_store"]
 
 
 @contextmanager
-def opened_store(target: str, *, file: Path | None, hint: str) -> "Iterator[audit.AuditStore]":
+def opened_store(target: str, *, file: Path | None, hint: str, read_only: bool = False,
+                 as_json: bool = False) -> "Iterator[audit.AuditStore]":
     """The audit store at ``target``, closed afterwards; when ``file`` is given and is not
-    a file, an error with ``hint`` instead of a new, empty log."""
+    a file, an error with ``hint`` instead of a new, empty log. ``read_only``: the store
+    refuses every write and a target that is not an audit log (exit 2), so a reading verb
+    never leaves a schema behind."""
     from guardgraph import audit
 
     if file is not None and not file.is_file():
-        fail_now(f"no audit log at {target}", hint=hint)
+        fail_now(f"no audit log at {target}", hint=hint, as_json=as_json)
     try:
-        store = audit.open_store(target)
+        store = audit.open_store(target, read_only=read_only)
     except GuardgraphError as exc:
-        fail_now(str(exc))
+        fail_now(str(exc), as_json=as_json)
     try:
         yield store
     finally:

@@ -1,24 +1,25 @@
 """CLI verbs `guardgraph audit query|trace|report|generate`: review and sample audit logs.
 
 Thin layers over ``guardgraph.audit``: stdout carries data (a table, JSON Lines, a tree, a
-report), stderr carries messages; exit 0 on success, 1 when the log does not verify (report),
-2 on bad input (unknown record, bad time, missing database).
+report), stderr carries messages (one JSON object each under a JSON format); exit 0 on
+success, 1 when the log does not verify (report), 2 on bad input (unknown record, bad
+time, bad decision, a missing file or one that is not an audit log). The reading verbs
+open the store read-only and never write into it.
 """
 
 import json
 import os
 import sys
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from guardgraph._cli._audit_store import opened_store
-from guardgraph._cli._console import fail_now
+from guardgraph._cli._console import console, fail_now, printable, terminal_width
+from guardgraph._cli.audit import is_file_db, read_store
 from guardgraph.errors import GuardgraphError
 
 if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not at start-up
@@ -28,6 +29,8 @@ if TYPE_CHECKING:  # the audit log and rich are imported when a verb runs, not a
     from guardgraph import audit
 
 __all__ = ["register"]
+
+_HINT = "create one with `guardgraph audit generate DB --sessions 100`"
 
 
 class QueryFormat(StrEnum):
@@ -50,42 +53,21 @@ DbArg = Annotated[str, typer.Argument(help="Audit store: a SQLite path, sqlite:/
                                            "postgresql://...", metavar="DB")]
 
 
-
-
-def _store(target: str, *, must_exist: bool = True) -> "AbstractContextManager[audit.AuditStore]":
-    checked = must_exist and "://" not in target and target != "memory:"
-    return opened_store(
-        target, file=Path(target.removeprefix("sqlite:///")) if checked else None,
-        hint="create one with `guardgraph audit generate DB --sessions 100`")
-
-
 def _stdout() -> "Console":
-    from rich.console import Console
-
-    console = Console(highlight=False)
-    if console.is_terminal or os.environ.get("COLUMNS"):
-        return console
-    # Piped into a file or a pager: do not squeeze rows into rich's default 80 columns.
-    return Console(highlight=False, width=160)
+    # On a terminal (or with $COLUMNS) its width; piped into a file or a pager, wide
+    # enough that rows are never squeezed.
+    if sys.stdout.isatty() or "COLUMNS" in os.environ:
+        return console(width=terminal_width())
+    return console(width=160)
 
 
-def _time(value: str | None, option: str) -> datetime | None:
-    if value is None:
-        return None
-    from guardgraph import audit
-
-    try:
-        return audit.parse_timestamp(value)
-    except ValueError as exc:
-        fail_now(f"{option}: {exc}")
-
-
-def _guarded(fn: Callable[[], None]) -> None:
-    # Infrastructure and input errors become one clear line; never a traceback.
+def _guarded(fn: Callable[[], None], *, as_json: bool = False) -> None:
+    # Infrastructure and input errors become one clear line (or JSON object); never a
+    # traceback.
     try:
         fn()
     except GuardgraphError as exc:
-        fail_now(str(exc))
+        fail_now(str(exc), as_json=as_json)
     except BrokenPipeError:  # `... | head` closed stdout: not an error of ours
         sys.stderr.close()
 
@@ -105,7 +87,7 @@ def query(
     tool: Annotated[str | None, typer.Option(help="Only records about this tool.")] = None,
     rule: Annotated[str | None, typer.Option(help="Only records naming this rule.")] = None,
     decision: Annotated[str | None, typer.Option(
-        help="Only verdicts with this decision: allow, deny, escalate, repair.")] = None,
+        help="Only verdicts with this decision: allow, deny, escalate or repair.")] = None,
     kind: Annotated[str | None, typer.Option(help="Only this record kind (e.g. verdict).")] = None,
     since: Annotated[str | None, typer.Option(help="From this RFC 3339 time (inclusive).")] = None,
     until: Annotated[str | None, typer.Option(help="Before this RFC 3339 time.")] = None,
@@ -114,58 +96,70 @@ def query(
         QueryFormat.TABLE),
 ) -> None:
     """Filter the audit log; print a table or JSON Lines (one record per line)."""
-    from rich.console import Console
-    from rich.markup import escape
-    from rich.table import Table
-
     from guardgraph import audit
 
-    event_kind = None
-    if kind is not None:
-        try:
-            event_kind = audit.EventKind(kind)
-        except ValueError:
-            fail_now(f"unknown record kind {kind!r}",
-                  hint="one of " + ", ".join(k.value for k in audit.EventKind))
+    as_json = fmt is QueryFormat.JSONL
     try:
         flt = audit.RecordFilter(session=session, agent=agent, tool=tool, rule=rule,
-                                 decision=decision, kind=event_kind,
-                                 since=_time(since, "--since"), until=_time(until, "--until"),
+                                 decision=decision, kind=kind,  # type: ignore[arg-type]
+                                 since=since, until=until,  # type: ignore[arg-type]
                                  limit=limit)
     except GuardgraphError as exc:
-        fail_now(str(exc))
+        fail_now(str(exc), as_json=as_json)
 
     def run() -> None:
-        with _store(db) as store:
+        with read_store(db, hint=_HINT, as_json=as_json) as store:
             records = audit.query_records(store, flt)
-            if fmt is QueryFormat.JSONL:
+            if as_json:
                 out = sys.stdout
                 for record in records:
-                    out.write(json.dumps(audit.record_as_json(record), sort_keys=True) + "\n")
+                    out.write(json.dumps(record.to_json(), sort_keys=True) + "\n")
                 return
-            table = Table(show_lines=False, header_style="bold", box=None, pad_edge=False,
-                          padding=(0, 1, 0, 0))
-            for col in ("seq", "time", "session", "kind", "actor", "tool", "decision",
-                        "rules", "id"):
-                table.add_column(col, justify="right" if col == "seq" else "left",
-                                 no_wrap=col != "rules", overflow="fold")
-            count = 0
-            for record in records:
-                count += 1
-                table.add_row(str(record.seq), record.timestamp[:19].replace("T", " "),
-                              escape(record.session), record.kind.value, escape(record.actor),
-                              escape(audit.record_tool(record) or ""), record.decision or "",
-                              escape(", ".join(record.rule_ids)), record.id[:8])
-            _stdout().print(table)
-            Console(stderr=True, highlight=False).print(
-                f"{count} record(s) matching {escape(flt.describe())}")
+            rows = list(records)
+            shown = audit.short_ids(store, [r.id for r in rows])
+        _print_table(rows, shown)
+        console(stderr=True).print(f"{len(rows)} record(s) matching {flt.describe()}",
+                                   markup=False)
 
-    _guarded(run)
+    _guarded(run, as_json=as_json)
+
+
+def _print_table(rows: "list[audit.AuditRecord]", shown: dict[str, str]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    out = _stdout()
+    narrow = out.width < 120
+    one_day = len({r.timestamp[:10] for r in rows}) <= 1
+    table = Table(show_lines=False, header_style="bold", box=None, pad_edge=False,
+                  padding=(0, 1, 0, 0))
+    # At 80 columns the actor (the guard, for every verdict) gives way to the rest, and a
+    # one-day log shows times only; no cell ever wraps onto a second line.
+    columns = ["seq", "time", "session", "kind", *(() if narrow else ("actor",)), "tool",
+               "decision", "rules", "id"]
+    body = []
+    for r in rows:
+        when = r.timestamp[11:19] if (narrow and one_day) else r.timestamp[:19].replace("T", " ")
+        body.append([str(r.seq), when, printable(r.session, newlines=False), r.kind.value,
+                     *(() if narrow else (printable(r.actor, newlines=False),)),
+                     printable(r.tool or "", newlines=False), r.decision or "",
+                     printable(",".join(r.rule_ids), newlines=False), shown[r.id]])
+    widths = [max([len(col), *(len(row[i]) for row in body)]) for i, col in enumerate(columns)]
+    for col, width in zip(columns, widths, strict=True):
+        # Short fixed columns keep their width; session, actor, tool and rules give way.
+        fixed = col in ("seq", "time", "kind", "decision", "id")
+        table.add_column(col, justify="right" if col == "seq" else "left", no_wrap=True,
+                         overflow="ellipsis", min_width=width if fixed else min(width, 8))
+    for cells in body:
+        table.add_row(*(Text(c) for c in cells))  # Text: a "[" in a value is not markup
+    out.print(table)
 
 
 def trace(
     db: DbArg,
-    record_id: Annotated[str, typer.Argument(help="The outcome record's id.")],
+    record_id: Annotated[str, typer.Argument(
+        help="The outcome record: its id, a unique id prefix or its sequence number.",
+        metavar="RECORD")],
     fmt: Annotated[TraceFormat, typer.Option("--format", help="tree or json.")] = (
         TraceFormat.TREE),
     max_depth: Annotated[int, typer.Option(min=1, help="Stop after this many levels.")] = 64,
@@ -173,45 +167,28 @@ def trace(
     """Show the provenance tree of a record: what led to it, back to the task."""
     from guardgraph import audit
 
+    as_json = fmt is TraceFormat.JSON
+
     def run() -> None:
-        with _store(db) as store:
-            root = audit.trace_provenance(store.get, _resolve(store, record_id),
+        with read_store(db, hint=_HINT, as_json=as_json) as store:
+            root = audit.trace_provenance(store.get, audit.resolve_id(store, record_id),
                                           max_depth=max_depth)
-        if fmt is TraceFormat.JSON:
-            sys.stdout.write(json.dumps(audit.provenance_json(root), indent=2) + "\n")
+            shown = audit.short_ids(store, [n.record_id for n in root.walk()
+                                            if n.record is not None])
+        if as_json:
+            sys.stdout.write(json.dumps(root.to_json(), indent=2) + "\n")
             return
-        _stdout().print(_rich_tree(root))
+        _stdout().print(_rich_tree(root, shown), soft_wrap=False)  # a deep tree wraps
 
-    _guarded(run)
-
-
-def _resolve(store: "audit.AuditStore", ref: str) -> str:
-    """A record named by its id, its sequence number, or a unique prefix of its id (the
-    8 characters `audit query` shows)."""
-    from guardgraph import audit
-
-    if store.get(ref) is not None:
-        return ref
-    if ref.isdigit():
-        for record in store.iter_records(start=int(ref), stop=int(ref) + 1):
-            return record.id
-    if len(ref) >= 4:
-        found = [r.id for r in store.iter_records() if r.id.startswith(ref)]
-        if len(found) > 1:
-            raise audit.AuditError(f"id prefix {ref!r} is ambiguous: {len(found)} records")
-        if found:
-            return found[0]
-    return ref  # trace_provenance names the missing record
+    _guarded(run, as_json=as_json)
 
 
-def _rich_tree(root: "audit.ProvenanceNode") -> "Tree":
+def _rich_tree(root: "audit.ProvenanceNode", shown: dict[str, str]) -> "Tree":
     from rich.markup import escape
     from rich.tree import Tree
 
-    from guardgraph import audit
-
-    def label(node: audit.ProvenanceNode) -> str:
-        text = escape(audit.node_label(node))
+    def label(node: "audit.ProvenanceNode") -> str:
+        text = escape(printable(node.label(), newlines=False))
         record = node.record
         if record is not None and record.decision in ("deny", "escalate", "repair"):
             text = f"[bold red]{text}[/]"
@@ -222,7 +199,8 @@ def _rich_tree(root: "audit.ProvenanceNode") -> "Tree":
         if node.truncated:
             text += " [dim](deeper history not shown)[/]"
         when = record.timestamp[11:19] if record is not None else ""
-        return f"{text}  [dim]{when} {escape(node.record_id[:8])}[/]"
+        rid = shown.get(node.record_id, node.record_id)
+        return f"{text}  [dim]{when} {escape(rid)}[/]"
 
     tree = Tree(label(root))
     stack = [(tree, p) for p in reversed(root.parents)]
@@ -240,7 +218,8 @@ def report(
     fmt: Annotated[ReportFormat, typer.Option("--format", help="html, md or json.")] = (
         ReportFormat.HTML),
     public_key: Annotated[list[Path] | None, typer.Option(
-        "--public-key", help="Verifier key(s) for the signed checkpoints.")] = None,
+        "--public-key", help="Verifier key(s) for the signed checkpoints (default: DB.pub "
+        "beside a SQLite log).")] = None,
     no_verify: Annotated[bool, typer.Option(
         "--no-verify", help="Skip chain and proof verification.")] = False,
     max_violations: Annotated[int | None, typer.Option(
@@ -248,15 +227,13 @@ def report(
     title: Annotated[str, typer.Option(help="Report title.")] = "guardgraph audit report",
 ) -> None:
     """Render a self-contained compliance report (HTML, Markdown or JSON)."""
-    from rich.console import Console
-    from rich.markup import escape
-
     from guardgraph import audit
 
+    as_json = fmt is ReportFormat.JSON
+
     def run() -> None:
-        with _store(db) as store:
-            verification = (audit.Verification(status=audit.VerificationStatus.NOT_CHECKED,
-                                               detail="skipped (--no-verify)")
+        with read_store(db, hint=_HINT, as_json=as_json) as store:
+            verification = (audit.Verification.skipped("skipped (--no-verify)")
                             if no_verify else audit.verification_of(
                                 store, public_keys=_verifiers(db, public_key or [])))
             data = audit.build_report(store.iter_records(), lookup=store.get,
@@ -264,40 +241,28 @@ def report(
                                       generated_at=datetime.now(UTC), title=title,
                                       source=db, max_violations=max_violations)
         if out is None:
-            _write_report(data, fmt, sys.stdout)
+            audit.render_report(data, fmt.value, sys.stdout)
         else:
             with out.open("w", encoding="utf-8") as stream:
-                _write_report(data, fmt, stream)
-            Console(stderr=True, highlight=False).print(
-                f"wrote {escape(str(out))}: {data.records:,} records, "
-                f"{data.violations_total:,} violations, verification {verification.status}")
-        if verification.status is audit.VerificationStatus.FAILED:
+                audit.render_report(data, fmt.value, stream)
+            console(stderr=True).print(
+                f"wrote {out}: {data.records:,} records, {data.violations_total:,} "
+                f"violations, verification {verification.status}", markup=False)
+        if verification.failed:
             fail_now(f"the log does not verify: {verification.detail}",
-                  hint="the report's Integrity section names the first bad record", code=1)
+                     hint="the report's Integrity section names the first bad record", code=1,
+                     as_json=as_json)
 
-    _guarded(run)
-
-
-def _write_report(data: "audit.ReportData", fmt: ReportFormat, stream: TextIO) -> None:
-    from guardgraph import audit
-
-    if fmt is ReportFormat.HTML:
-        audit.write_html(data, stream)
-    elif fmt is ReportFormat.MD:
-        stream.write(audit.render_markdown(data))
-    else:
-        json.dump(audit.report_as_json(data), stream, indent=2)
-        stream.write("\n")
+    _guarded(run, as_json=as_json)
 
 
 def _verifiers(db: str, paths: list[Path]) -> "list[audit.Verifier] | None":
     from guardgraph import audit
-    from guardgraph.audit.log import key_paths
 
     # Without --public-key, a file log's own `<db>.pub` (written beside it) is used, as
     # `audit verify` does; with neither, signatures go unchecked and the report says so.
-    if not paths and "://" not in db.replace("sqlite:///", "") and db != "memory:":
-        beside = key_paths(db)[1]
+    if not paths and is_file_db(db):
+        beside = audit.log_files(db).public_key
         paths = [beside] if beside.is_file() else []
     return [audit.load_verifier(str(p)) for p in paths] or None
 
@@ -313,9 +278,6 @@ def generate(
     batch: Annotated[int, typer.Option(min=1, help="Records per append.")] = 2000,
 ) -> None:
     """Write a seeded, realistic log of agent sessions (for demos, tests, benchmarks)."""
-    from rich.console import Console
-    from rich.markup import escape
-
     from guardgraph import audit
 
     def run() -> None:
@@ -329,8 +291,8 @@ def generate(
             size = log.store.size()
         finally:
             log.close()
-        Console(stderr=True, highlight=False).print(
+        console(stderr=True).print(
             f"wrote {written:,} records ({sessions:,} sessions, seed {seed}) to "
-            f"{escape(db)}; the log now holds {size:,}")
+            f"{db}; the log now holds {size:,}", markup=False)
 
     _guarded(run)

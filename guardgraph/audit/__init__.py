@@ -3,55 +3,31 @@
 Every decision the framework makes becomes an :class:`AuditRecord` in an append-only,
 hash-chained store that is also an RFC 6962 Merkle tree with Ed25519-signed checkpoints
 (C2SP signed notes): verify a whole log, or hand a reviewer one record and its proof.
+The typed payload of each event kind lives in :mod:`guardgraph.audit.events`; the record
+and payload schemas are written out in docs/audit-records.md.
 
->>> from guardgraph.audit import AuditLog, Event, EventKind, Signer, open_store
->>> log = AuditLog(open_store("memory:"), signer=Signer.generate("example.org/log"))
->>> rec = log.record(Event(kind=EventKind.TASK_RECEIVED, session="s1", actor="user"))
->>> rec.seq, log.checkpoint().size, log.verify().records
+>>> from guardgraph.audit import open_log, verify_log
+>>> from guardgraph.audit.events import ActionProposed
+>>> log = open_log("memory:", signer=Signer.generate("example.org/log"))
+>>> rec = log.record(ActionProposed(tool="send_money", call_id="c1", agent="payments",
+...                                 args={"amount": 100}),
+...                  session="s1", actor="payments", event_id="s1/c1/proposed")
+>>> rec.seq, log.checkpoint().size, verify_log(log.store, public_keys=[log.verifier]).records
 (0, 1, 1)
 """
 
-from guardgraph.audit._canonical import idempotency_key, record_hash
-from guardgraph.audit._checkpoint import (
-    Checkpoint,
-    NoteSignature,
-    SignedCheckpoint,
-    Signer,
-    Verifier,
-    load_or_create_signer,
-    load_verifier,
-)
-from guardgraph.audit._redact import redacted_matches, redaction_digest
-from guardgraph.audit._report_html import render_html, write_html
-from guardgraph.audit._report_md import render_markdown
-from guardgraph.audit._store import AuditStore, open_store
-from guardgraph.audit.events import AuditRecord, Event, EventKind
+from guardgraph.audit._checkpoint import SignedCheckpoint, Signer, Verifier, load_verifier
+from guardgraph.audit._report_data import ReportData, Verification
+from guardgraph.audit._store import AuditStore
+from guardgraph.audit.events import AuditRecord, Event, EventKind, Payload
 from guardgraph.audit.generate import generate_sessions, write_events
-from guardgraph.audit.log import AuditLog, RecordSink, open_log
-from guardgraph.audit.logsink import StructlogSink, json_logger
+from guardgraph.audit.log import AuditLog, LogFiles, RecordSink, log_files, open_log
+from guardgraph.audit.logsink import StructlogSink
 from guardgraph.audit.otel import OTelSink
-from guardgraph.audit.provenance import (
-    ProvenanceNode,
-    node_label,
-    provenance_json,
-    trace_provenance,
-)
-from guardgraph.audit.query import (
-    RecordFilter,
-    matches,
-    parse_timestamp,
-    query_records,
-    record_as_json,
-    record_tool,
-)
-from guardgraph.audit.report import (
-    ReportData,
-    Verification,
-    VerificationStatus,
-    build_report,
-    report_as_json,
-    verification_of,
-)
+from guardgraph.audit.provenance import ProvenanceNode, trace_provenance
+from guardgraph.audit.query import RecordFilter, query_records, resolve_id, short_ids
+from guardgraph.audit.report import build_report, render_report, verification_of, write_html
+from guardgraph.audit.stores import open_store
 from guardgraph.audit.verify import (
     ConsistencyProof,
     InclusionProof,
@@ -61,28 +37,21 @@ from guardgraph.audit.verify import (
     verify_inclusion_proof,
     verify_log,
 )
-from guardgraph.errors import (
-    AuditError,
-    AuditKeyError,
-    AuditStoreError,
-    AuditVerificationError,
-)
+from guardgraph.errors import AuditError, AuditVerificationError
 
 __all__ = [
     "AuditError",
-    "AuditKeyError",
     "AuditLog",
     "AuditRecord",
     "AuditStore",
-    "AuditStoreError",
     "AuditVerificationError",
-    "Checkpoint",
     "ConsistencyProof",
     "Event",
     "EventKind",
     "InclusionProof",
-    "NoteSignature",
+    "LogFiles",
     "OTelSink",
+    "Payload",
     "ProvenanceNode",
     "RecordFilter",
     "RecordSink",
@@ -92,30 +61,18 @@ __all__ = [
     "StructlogSink",
     "Verification",
     "VerificationReport",
-    "VerificationStatus",
     "Verifier",
     "build_report",
     "generate_sessions",
-    "idempotency_key",
-    "json_logger",
-    "load_or_create_signer",
     "load_verifier",
-    "matches",
-    "node_label",
+    "log_files",
     "open_log",
     "open_store",
-    "parse_timestamp",
     "proof_from_json",
-    "provenance_json",
     "query_records",
-    "record_as_json",
-    "record_hash",
-    "record_tool",
-    "redacted_matches",
-    "redaction_digest",
-    "render_html",
-    "render_markdown",
-    "report_as_json",
+    "render_report",
+    "resolve_id",
+    "short_ids",
     "trace_provenance",
     "verification_of",
     "verify_consistency_proof",

@@ -18,7 +18,8 @@ from typing import Any, NamedTuple
 
 from guardgraph.audit._canonical import JSON_ENCODER, leaf_hash
 from guardgraph.audit._merkle import Frontier
-from guardgraph.audit.events import AuditRecord, Event
+from guardgraph.audit.events import AuditRecord, Event, check_event, payload_json
+from guardgraph.errors import AuditConflictError, AuditPayloadError
 
 __all__ = [
     "Clock",
@@ -75,7 +76,8 @@ def _strings(items: tuple[str, ...], what: str) -> str:
 
 
 def _encode(
-    ev: Event, record_id: str, seq: int, timestamp: str, rule_ids: tuple[str, ...], prev: str
+    ev: Event, payload: dict[str, Any], record_id: str, seq: int, timestamp: str,
+    rule_ids: tuple[str, ...], prev: str,
 ) -> bytes:
     """Canonical JSON of a record (sorted keys, no whitespace), written out by hand: the
     generic sorted encoder costs more than the rest of an append. A property test keeps it
@@ -85,7 +87,7 @@ def _encode(
     return (
         f'{{"actor":{_value(ev.actor)},"decision":{_value(ev.decision)},'
         f'"id":{_value(record_id)},"idempotency_key":{_value(ev.idempotency_key)},'
-        f'"kind":{_STR(str(ev.kind))},"payload":{_ENCODE(ev.payload)},'
+        f'"kind":{_STR(str(ev.kind))},"payload":{_ENCODE(payload)},'
         f'"prev_hash":{_value(prev)},"provenance":{provenance},"rule_ids":{rules},'
         f'"seq":{_ENCODE(seq)},"session":{_value(ev.session)},'
         f'"span_id":{_value(ev.span_id)},"spec_hash":{_value(ev.spec_hash)},'
@@ -145,20 +147,30 @@ def seal(
     rows: list[StoredRow] = []
     seq = size
     for ev in events:
+        try:
+            # The schema is checked here, under the append lock of every backend, so no
+            # store can hold a record its kind's schema does not describe.
+            check_event(ev)
+            payload = payload_json(ev.kind, ev.payload)
+        except AuditPayloadError as exc:
+            raise AuditPayloadError(
+                f"event {seq - size} of the batch (kind {ev.kind}, session {ev.session!r}): "
+                f"{exc}"
+            ) from None
         record_id = ev.id or new_id()
         rule_ids = tuple(ev.rule_ids)
         timestamp = ev.timestamp or clock()
         try:
-            body = _encode(ev, record_id, seq, timestamp, rule_ids, prev_hash)
+            body = _encode(ev, payload, record_id, seq, timestamp, rule_ids, prev_hash)
         except (TypeError, ValueError) as exc:
-            raise ValueError(
+            raise AuditPayloadError(
                 f"event {seq - size} of the batch (kind {ev.kind}, session {ev.session!r}) "
                 f"is not JSON-serialisable: {exc}"
             ) from None
         digest = hashlib.sha256(body)
         record_hash = digest.hexdigest()
         tree.append(leaf_hash(digest.digest()), nodes)
-        tool = ev.payload.get("tool")
+        tool = payload.get("tool")
         records.append(
             AuditRecord(
                 id=record_id,
@@ -169,7 +181,7 @@ def seal(
                 span_id=ev.span_id,
                 actor=ev.actor,
                 kind=ev.kind,
-                payload=ev.payload,
+                payload=payload,
                 spec_name=ev.spec_name,
                 spec_version=ev.spec_version,
                 spec_hash=ev.spec_hash,
@@ -213,17 +225,63 @@ def body_seq_and_prev(body: bytes) -> tuple[int, str]:
     return int(body[j + 7 : end]), prev
 
 
+def _content(kind: str, session: str, actor: str, payload: Any, provenance: Sequence[str],
+             decision: str | None, rule_ids: Sequence[str], spec: tuple[Any, ...]) -> bytes:
+    return JSON_ENCODER.encode(
+        [kind, session, actor, payload, list(provenance), decision, list(rule_ids), list(spec)]
+    ).encode()
+
+
+def _event_content(ev: Event) -> bytes:
+    try:
+        payload = payload_json(ev.kind, ev.payload)
+    except AuditPayloadError:
+        return b""  # seal names the schema error; a bad event never matches a record
+    return _content(str(ev.kind), ev.session, ev.actor, payload, ev.provenance, ev.decision,
+                    ev.rule_ids, (ev.spec_name, ev.spec_version, ev.spec_hash))
+
+
+def _record_content(rec: AuditRecord) -> bytes:
+    return _content(str(rec.kind), rec.session, rec.actor, rec.payload, rec.provenance,
+                    rec.decision, rec.rule_ids, (rec.spec_name, rec.spec_version,
+                                                 rec.spec_hash))
+
+
+def _conflict(key: str, seq: int | None) -> AuditConflictError:
+    where = f"record {seq}" if seq is not None else "an earlier event of this batch"
+    return AuditConflictError(
+        f"event id {key!r} is already used by {where} with other content; a retry must "
+        "carry the same event (use a new event id for a new event)"
+    )
+
+
 def fresh_events(events: Sequence[Event], existing: Mapping[str, AuditRecord]) -> list[Event]:
-    """The events a batch must write: no stored key, and only a key's first occurrence."""
+    """The events a batch must write: no stored key, and only a key's first occurrence.
+
+    A retry is recognised by its event id (the idempotency key) and must carry the same
+    content (kind, session, actor, payload, provenance, verdict, spec; not the id or time,
+    which a retry may draw afresh): a different event under a used id is refused with
+    :class:`AuditConflictError`, never silently answered with the other record.
+    """
     fresh: list[Event] = []
-    seen: set[str] = set()
+    seen: dict[str, bytes] = {}
     for ev in events:
         key = ev.idempotency_key
         if key is None:
             fresh.append(ev)
-        elif key not in existing and key not in seen:
-            seen.add(key)
-            fresh.append(ev)
+            continue
+        stored = existing.get(key)
+        if stored is not None:
+            if _event_content(ev) != _record_content(stored):
+                raise _conflict(key, stored.seq)
+            continue
+        content = _event_content(ev)
+        if key in seen:
+            if seen[key] != content:
+                raise _conflict(key, None)
+            continue
+        seen[key] = content
+        fresh.append(ev)
     return fresh
 
 

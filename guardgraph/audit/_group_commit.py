@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable
 
 from guardgraph.audit.events import AuditRecord, Event
-from guardgraph.errors import AuditStoreError
+from guardgraph.errors import AuditCheckpointError, AuditStoreError
 
 __all__ = ["GroupCommit"]
 
@@ -21,12 +21,13 @@ __all__ = ["GroupCommit"]
 class _Pending:
     """One caller's events in the group-commit queue, and how its turn ended."""
 
-    __slots__ = ("done", "error", "events", "leader", "result", "wake")
+    __slots__ = ("after_error", "done", "error", "events", "leader", "result", "wake")
 
     def __init__(self, events: list[Event]) -> None:
         self.events = events
         self.result: list[AuditRecord] = []
         self.error: BaseException | None = None
+        self.after_error: Exception | None = None  # ``after`` failed once this was committed
         self.done = False
         self.leader = False  # this caller commits the next group
         self.wake = threading.Event()  # set when done, or when promoted to leader
@@ -64,9 +65,16 @@ class GroupCommit:
         if not mine.leader:
             mine.wake.wait()
         if mine.leader:
-            self._lead()
+            self._lead(mine)
         if mine.error is not None:
             raise mine.error
+        if mine.after_error is not None:
+            first, last = mine.result[0].seq, mine.result[-1].seq
+            raise AuditCheckpointError(
+                f"records {first}..{last} are committed, but signing the checkpoint after "
+                f"them failed: {mine.after_error}; do not write them again (err.records holds "
+                "them)", records=tuple(mine.result),
+            ) from mine.after_error
         return mine.result
 
     def _take(self) -> list[_Pending]:
@@ -79,7 +87,7 @@ class GroupCommit:
             count += len(p.events)
         return batch
 
-    def _lead(self) -> None:
+    def _lead(self, mine: _Pending) -> None:
         with self._lock:
             batch = self._take()
         records: list[AuditRecord] = []
@@ -94,6 +102,11 @@ class GroupCommit:
             try:
                 if records:
                     self._after(records)  # in log order, before the next group
+            except Exception as exc:
+                # The records are durable: the failure is reported as what it is, never as
+                # a failed append a caller would retry (and so duplicate).
+                if mine.error is None and mine.result:
+                    mine.after_error = exc
             finally:
                 with self._lock:
                     if self._queue:

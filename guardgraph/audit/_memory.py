@@ -24,7 +24,9 @@ from guardgraph.errors import AuditStoreError, AuditVerificationError
 
 __all__ = ["MemoryStore"]
 
-_OPTIONS = frozenset({"clock", "id_factory"})
+# read_only is accepted so that every backend takes the same options; a memory store
+# that did not exist before has nothing to protect.
+_OPTIONS = frozenset({"clock", "id_factory", "read_only"})
 
 
 class MemoryStore:
@@ -79,6 +81,11 @@ class MemoryStore:
         with self._lock:
             seq = self._by_key.get(idempotency_key)
             return None if seq is None else self._records[seq]
+
+    def ids_with_prefix(self, prefix: str, *, limit: int = 2) -> list[str]:
+        with self._lock:
+            ids = [i for i in self._by_id if i.startswith(prefix)]
+        return sorted(ids)[:limit]
 
     def size(self) -> int:
         with self._lock:

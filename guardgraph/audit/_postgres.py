@@ -31,7 +31,8 @@ from guardgraph.errors import AuditStoreError, AuditVerificationError
 
 __all__ = ["PostgresStore"]
 
-_OPTIONS = frozenset({"clock", "id_factory", "schema", "connect_timeout"})
+_OPTIONS = frozenset({"clock", "id_factory", "schema", "connect_timeout", "read_only"})
+_TABLES = ("gg_records", "gg_nodes", "gg_checkpoints", "gg_head")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS gg_records (
@@ -75,6 +76,17 @@ CREATE OR REPLACE TRIGGER gg_nodes_append_only BEFORE UPDATE OR DELETE ON gg_nod
 FOR EACH ROW EXECUTE FUNCTION gg_append_only();
 CREATE OR REPLACE TRIGGER gg_checkpoints_append_only BEFORE UPDATE OR DELETE ON gg_checkpoints
 FOR EACH ROW EXECUTE FUNCTION gg_append_only();
+CREATE OR REPLACE TRIGGER gg_head_no_delete BEFORE DELETE ON gg_head
+FOR EACH ROW EXECUTE FUNCTION gg_append_only();
+-- TRUNCATE fires no row trigger: each table refuses it with a statement-level one.
+CREATE OR REPLACE TRIGGER gg_records_no_truncate BEFORE TRUNCATE ON gg_records
+FOR EACH STATEMENT EXECUTE FUNCTION gg_append_only();
+CREATE OR REPLACE TRIGGER gg_nodes_no_truncate BEFORE TRUNCATE ON gg_nodes
+FOR EACH STATEMENT EXECUTE FUNCTION gg_append_only();
+CREATE OR REPLACE TRIGGER gg_checkpoints_no_truncate BEFORE TRUNCATE ON gg_checkpoints
+FOR EACH STATEMENT EXECUTE FUNCTION gg_append_only();
+CREATE OR REPLACE TRIGGER gg_head_no_truncate BEFORE TRUNCATE ON gg_head
+FOR EACH STATEMENT EXECUTE FUNCTION gg_append_only();
 """.replace("{genesis}", GENESIS_HASH)
 
 _RECORD_COLUMNS = (
@@ -109,7 +121,21 @@ class PostgresStore:
         self._url, self.schema = _split_target(url, options.get("schema"))
         self._connect_timeout = int(options.get("connect_timeout", 10))
         self._lock = threading.RLock()
-        self._conn = self._connect(create=True)
+        self.read_only = bool(options.get("read_only", False))
+        self._conn = self._connect(create=not self.read_only)
+        if self.read_only:
+            with self._errors("read"):
+                missing = [t for t in _TABLES if self._conn.execute(
+                    "SELECT to_regclass(%s)", (f'"{self.schema}".{t}',)).fetchone()[0] is None]
+            if missing:
+                self._conn.close()
+                raise AuditStoreError(
+                    f"schema {self.schema} of the PostgreSQL store is not an audit log "
+                    f"(no {', '.join(missing)})"
+                )
+            # Every statement of this session is then refused if it would write.
+            self._conn.execute("SET default_transaction_read_only = on")
+            return
         with self._errors("create the schema of"), self._conn.transaction():
             # Processes opening a fresh database race on CREATE ... IF NOT EXISTS.
             self._conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", (self.schema,))
@@ -204,6 +230,15 @@ class PostgresStore:
         return self._one(
             "SELECT body, hash FROM gg_records WHERE idem_key = %s", (idempotency_key,)
         )
+
+    def ids_with_prefix(self, prefix: str, *, limit: int = 2) -> list[str]:
+        # starts_with, not a range: a range would follow the database's collation.
+        with self._errors("read"), self._lock:
+            rows = self._conn.execute(
+                "SELECT id FROM gg_records WHERE starts_with(id, %s) ORDER BY id LIMIT %s",
+                (prefix, limit),
+            ).fetchall()
+        return [i for (i,) in rows]
 
     def size(self) -> int:
         with self._errors("read"), self._lock:

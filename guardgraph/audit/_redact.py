@@ -22,6 +22,7 @@ from guardgraph.errors import AuditKeyError
 __all__ = [
     "REDACTED_PREFIX",
     "Redactor",
+    "digest_arguments",
     "load_or_create_salt",
     "redacted_matches",
     "redaction_digest",
@@ -46,6 +47,37 @@ def redaction_digest(salt: bytes, value: Any) -> str:
 def redacted_matches(salt: bytes, value: Any, stored: str) -> bool:
     """Whether ``stored`` is the redaction of ``value`` (constant-time comparison)."""
     return hmac.compare_digest(redaction_digest(salt, value), stored)
+
+
+def digest_arguments(
+    payload: Mapping[str, Any], names: Sequence[str], *, key: bytes
+) -> Mapping[str, Any]:
+    """``payload`` with the arguments ``names`` (under ``args`` and ``repair``, where tool
+    arguments live) replaced by their keyed digests; the same object when none is there.
+
+    Equal values give equal digests under one key, so a reviewer can still see that two
+    calls paid the same recipient without learning who it was.
+
+    >>> out = digest_arguments({"args": {"iban": "GB29", "amount": 5}}, ["iban"], key=b"k" * 16)
+    >>> out["args"]["iban"][:12], out["args"]["amount"]
+    ('hmac-sha256:', 5)
+    """
+    if len(key) < 16:
+        raise AuditKeyError(f"a digest key needs at least 16 bytes, got {len(key)}")
+    out: dict[str, Any] | None = None
+    for where in _ARGUMENT_KEYS:
+        inner = payload.get(where)
+        if not isinstance(inner, Mapping):
+            continue
+        hits = [n for n in names if n in inner and not (
+            isinstance(inner[n], str) and inner[n].startswith(REDACTED_PREFIX))]
+        if not hits:
+            continue
+        if out is None:
+            out = dict(payload)
+        out[where] = {k: redaction_digest(key, v) if k in hits else v
+                      for k, v in inner.items()}
+    return payload if out is None else out
 
 
 class Redactor:

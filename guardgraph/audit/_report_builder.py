@@ -13,11 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from guardgraph.audit._timestamps import format_rfc3339, parse_rfc3339
-from guardgraph.audit.events import AuditRecord, EventKind
-from guardgraph.audit.provenance import ProvenanceNode, node_label
-from guardgraph.audit.query import record_tool
-from guardgraph.audit.report import (
+from guardgraph.audit._report_data import (
     AgentStat,
     ApprovalRow,
     InputStep,
@@ -31,6 +27,10 @@ from guardgraph.audit.report import (
     Verification,
     Violation,
 )
+from guardgraph.audit._timestamps import format_rfc3339, parse_rfc3339
+from guardgraph.audit.events import AuditRecord, EventKind
+from guardgraph.audit.provenance import ProvenanceNode, node_label
+from guardgraph.audit.query import record_tool
 
 __all__ = ["ReportBuilder"]
 

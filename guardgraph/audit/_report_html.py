@@ -11,8 +11,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from html import escape
 from typing import TextIO
 
+from guardgraph.audit._report_data import ReportData, Verification, VerificationStatus, Violation
 from guardgraph.audit._report_svg import DECISION_COLOURS, PALETTE, hbars, lines, stacked_columns
-from guardgraph.audit.report import ReportData, Verification, VerificationStatus, Violation
 
 __all__ = ["render_html", "write_html"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from guardgraph.audit.report import ReportData, VerificationStatus
+from guardgraph.audit._report_data import ReportData, VerificationStatus
 
 __all__ = ["render_markdown"]
 

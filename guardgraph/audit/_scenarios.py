@@ -8,6 +8,7 @@ would append, with provenance and idempotency keys.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import random
 import uuid
@@ -17,7 +18,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from guardgraph.audit._timestamps import format_rfc3339
-from guardgraph.audit.events import Event, EventKind
+from guardgraph.audit.events import (
+    ActionExecuted,
+    ActionProposed,
+    ApprovalAnswered,
+    ApprovalRequested,
+    ErrorOccurred,
+    Event,
+    EventKind,
+    Payload,
+    RouteDecided,
+    TaskReceived,
+    ToolResult,
+    VerdictReached,
+)
 
 __all__ = ["SCENARIOS", "Scenario", "SessionWriter", "SpecInForce"]
 
@@ -47,6 +61,12 @@ class SpecInForce:
                            rules=self.rules)
 
 
+def _args_sha256(args: Mapping[str, Any]) -> str:
+    # The guard's args_sha256 (session contracts): sorted-key compact JSON, UTF-8.
+    text = json.dumps(dict(args), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def _hash(rng: random.Random) -> str:
     return "sha256:" + hashlib.sha256(rng.getrandbits(64).to_bytes(8, "big")).hexdigest()
 
@@ -71,29 +91,29 @@ class SessionWriter:
     events: list[Event] = field(default_factory=list)
     _calls: int = 0
 
-    def emit(self, kind: EventKind, actor: str, payload: dict[str, Any], *,
-             provenance: Sequence[str] = (), phase: str, decision: str | None = None,
-             rule_ids: Sequence[str] = (), delay: float | None = None) -> str:
+    def emit(self, payload: Payload, actor: str, *, provenance: Sequence[str] = (),
+             phase: str, decision: str | None = None, rule_ids: Sequence[str] = (),
+             delay: float | None = None) -> str:
+        """Append one event, built by ``Event.of`` as every writer's records are."""
         self.now += timedelta(seconds=self.rng.uniform(0.05, 2.5) if delay is None else delay)
         record_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
-        guarded = kind is EventKind.VERDICT
-        self.events.append(Event(
-            id=record_id, kind=kind, session=self.session, actor=actor, payload=payload,
-            provenance=tuple(provenance), decision=decision, rule_ids=tuple(rule_ids),
-            spec_name=self.spec.name if guarded else None,
-            spec_version=self.spec.version if guarded else None,
-            spec_hash=self.spec.hash if guarded else None,
-            idempotency_key=f"{self.session}:{phase}", timestamp=format_rfc3339(self.now),
+        guarded = payload.KIND is EventKind.VERDICT
+        self.events.append(Event.of(
+            payload, session=self.session, actor=actor, provenance=provenance,
+            verdict=(decision or "allow", rule_ids) if guarded else None,
+            spec=(self.spec.name, self.spec.version, self.spec.hash) if guarded else None,
+            event_id=f"{self.session}:{phase}", at=format_rfc3339(self.now),
+            record_id=record_id,
         ))
         return record_id
 
     def task(self, text: str, *, labels: Sequence[str] = ()) -> str:
         user = f"user:u{self.rng.randrange(1, 60):03d}"
-        payload = {"task": text, "labels": list(labels), "user": user}
-        return self.emit(EventKind.TASK_RECEIVED, user, payload, phase="task", delay=0.0)
+        payload = TaskReceived(task=text, labels=tuple(labels), user=user)
+        return self.emit(payload, user, phase="task", delay=0.0)
 
     def route(self, task: str, target: str) -> str:
-        return self.emit(EventKind.ROUTE_DECIDED, "router", {"target": target, "task": task},
+        return self.emit(RouteDecided(target=target, router="router"), "router",
                          provenance=(task,), phase=f"route:{target}")
 
     def call(self, agent: str, tool: str, args: Mapping[str, Any], *, after: Sequence[str],
@@ -106,45 +126,46 @@ class SessionWriter:
         cid = f"c{self._calls}"
         base = {"tool": tool, "call_id": cid, "agent": agent}
         used = tuple(dict.fromkeys((sources or {}).values()))
-        proposal_payload = {**base, "args": dict(args)}
-        if sources:
-            proposal_payload["arg_sources"] = {k: [v] for k, v in sources.items()}
-        proposal = self.emit(EventKind.ACTION_PROPOSED, agent, proposal_payload,
-                             provenance=(*after, *used), phase=f"{cid}:proposed")
+        digest = _args_sha256(args)
+        proposal = self.emit(
+            ActionProposed(**base, args=args, args_sha256=digest,
+                           arg_sources={k: (v,) for k, v in (sources or {}).items()}),
+            agent, provenance=(*after, *used), phase=f"{cid}:proposed")
         verdict = self.emit(
-            EventKind.VERDICT, "guard",
-            {**base, "message": message, "repair": dict(repair) if repair else None},
-            provenance=(proposal,), phase=f"{cid}:verdict", decision=decision, rule_ids=rules,
-            delay=self.rng.uniform(0.001, 0.05))
+            VerdictReached(**base, message=message or "", repair=repair, args=args,
+                           args_sha256=digest),
+            "guard", provenance=(proposal,), phase=f"{cid}:verdict", decision=decision,
+            rule_ids=rules, delay=self.rng.uniform(0.001, 0.05))
         if decision == "deny":
             return Call(proposal=proposal, verdict=verdict, result=None)
         executed_after: tuple[str, ...] = (proposal, verdict)
         if decision == "escalate":
-            request = self.emit(EventKind.APPROVAL_REQUESTED, "guard",
-                                {**base, "reason": message, "rules": list(rules)},
-                                provenance=(verdict,), phase=f"{cid}:approval-requested",
-                                delay=0.01)
+            request = self.emit(
+                ApprovalRequested(**base, reason=message or "", rules=tuple(rules), args=args,
+                                  args_sha256=digest),
+                "guard", provenance=(verdict,), phase=f"{cid}:approval-requested", delay=0.01)
             approver = self.rng.choice(_APPROVERS)
             # Human answer times are heavy-tailed: log-normal around four minutes, capped.
             latency = min(14_400.0, math.exp(self.rng.gauss(math.log(240.0), 1.0)))
-            answer = self.emit(EventKind.APPROVAL_ANSWERED, approver,
-                               {**base, "approved": approve, "approver": approver,
-                                "comment": "ok" if approve else "not a payee I know"},
-                               provenance=(request,), phase=f"{cid}:approval-answered",
-                               delay=latency)
+            answer = self.emit(
+                ApprovalAnswered(**base, approved=approve, approver=approver,
+                                 reason="ok" if approve else "not a payee I know",
+                                 args_sha256=digest),
+                approver, provenance=(request,), phase=f"{cid}:approval-answered",
+                delay=latency)
             if not approve:
                 return Call(proposal=proposal, verdict=verdict, result=None)
             executed_after = (*executed_after, answer)
         final_args = {**args, **(repair or {})}
-        executed = self.emit(EventKind.ACTION_EXECUTED, agent, {**base, "args": final_args},
-                             provenance=executed_after, phase=f"{cid}:executed")
+        executed = self.emit(
+            ActionExecuted(**base, args=final_args, args_sha256=_args_sha256(final_args)),
+            agent, provenance=executed_after, phase=f"{cid}:executed")
         if error is not None:
-            self.emit(EventKind.ERROR, agent,
-                      {**base, "error_type": error, "message": f"{tool} failed: {error}"},
-                      provenance=(executed,), phase=f"{cid}:error")
+            self.emit(ErrorOccurred(**base, error_type=error, message=f"{tool} failed: {error}"),
+                      agent, provenance=(executed,), phase=f"{cid}:error")
             return Call(proposal=proposal, verdict=verdict, result=None)
-        result = self.emit(EventKind.TOOL_RESULT, agent,
-                           {**base, "output": output, "trusted": trusted},
+        result = self.emit(ToolResult(tool=tool, call_id=cid, agent=agent, output=output,
+                                      trusted=trusted), agent,
                            provenance=(executed,), phase=f"{cid}:result")
         return Call(proposal=proposal, verdict=verdict, result=result)
 

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from guardgraph.audit._canonical import GENESIS_HASH, record_from_body
 from guardgraph.audit._chain import (
@@ -32,7 +33,8 @@ from guardgraph.errors import AuditStoreError, AuditVerificationError
 
 __all__ = ["SqliteStore"]
 
-_OPTIONS = frozenset({"clock", "id_factory", "synchronous", "timeout"})
+_OPTIONS = frozenset({"clock", "id_factory", "synchronous", "timeout", "read_only"})
+_TABLES = ("gg_checkpoints", "gg_nodes", "gg_records")
 _CHUNK = 2000
 
 _SCHEMA = """
@@ -73,7 +75,11 @@ CREATE TRIGGER IF NOT EXISTS gg_records_no_delete BEFORE DELETE ON gg_records
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS gg_nodes_no_update BEFORE UPDATE ON gg_nodes
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS gg_nodes_no_delete BEFORE DELETE ON gg_nodes
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER IF NOT EXISTS gg_checkpoints_no_update BEFORE UPDATE ON gg_checkpoints
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS gg_checkpoints_no_delete BEFORE DELETE ON gg_checkpoints
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 """
 
@@ -96,15 +102,44 @@ class SqliteStore:
             raise AuditStoreError(f"synchronous must be 'full' or 'normal', got {sync.lower()!r}")
         self._sync = sync
         self._timeout = float(options.get("timeout", 60.0))
+        self.read_only = bool(options.get("read_only", False))
         self._lock = threading.RLock()
+        if path.is_dir():
+            raise AuditStoreError(f"audit store {path} is a directory, not a database file")
+        if self.read_only and not path.is_file():
+            raise AuditStoreError(f"no audit log at {path}")
         with self._errors("open"):
-            if path.is_dir():
-                raise AuditStoreError(f"audit store {path} is a directory, not a database file")
             self._conn = self._connect()
-            # One script, one write transaction: processes opening a new file race safely.
-            self._conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        try:
+            with self._errors("open"):
+                if self.read_only:
+                    self._check_tables()
+                else:
+                    # One script, one write transaction: processes opening a new file race
+                    # safely.
+                    self._conn.executescript("BEGIN IMMEDIATE;" + _SCHEMA + "COMMIT;")
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _check_tables(self) -> None:
+        found = {name for (name,) in self._conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = [t for t in _TABLES if t not in found]
+        if missing:
+            what = "an empty file" if self.path.stat().st_size == 0 else (
+                "a SQLite database without the tables " + ", ".join(missing))
+            raise AuditStoreError(f"{self.path} is not an audit log ({what})")
 
     def _connect(self) -> sqlite3.Connection:
+        if self.read_only:
+            # mode=ro: SQLite refuses every write, so a reader can never add a schema, a
+            # trigger or a journal mode to a file that was not an audit log.
+            uri = f"file:{quote(str(self.path.absolute()))}?mode=ro"
+            conn = sqlite3.connect(uri, uri=True, timeout=self._timeout, isolation_level=None,
+                                   check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            return conn
         conn = sqlite3.connect(
             self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
         )
@@ -117,6 +152,12 @@ class SqliteStore:
     def _errors(self, doing: str) -> Iterator[None]:
         try:
             yield
+        except sqlite3.DatabaseError as exc:
+            if "file is not a database" in str(exc):
+                raise AuditStoreError(
+                    f"{self.path} is not an audit log (not a SQLite database)"
+                ) from None
+            raise AuditStoreError(f"cannot {doing} audit store {self.path}: {exc}") from None
         except sqlite3.Error as exc:
             raise AuditStoreError(f"cannot {doing} audit store {self.path}: {exc}") from None
 
@@ -192,6 +233,18 @@ class SqliteStore:
             "SELECT body, hash FROM gg_records WHERE idem_key = ?", (idempotency_key,)
         )
 
+    def ids_with_prefix(self, prefix: str, *, limit: int = 2) -> list[str]:
+        if not prefix:
+            sql, params = "SELECT id FROM gg_records ORDER BY id LIMIT ?", (limit,)
+        else:
+            # A range on the unique index: text compares as UTF-8 bytes (BINARY), so the ids
+            # that start with the prefix are exactly those in [prefix, its successor).
+            upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+            sql = "SELECT id FROM gg_records WHERE id >= ? AND id < ? ORDER BY id LIMIT ?"
+            params = (prefix, upper, limit)  # type: ignore[assignment]
+        with self._errors("read"), self._lock:
+            return [i for (i,) in self._conn.execute(sql, params)]
+
     def size(self) -> int:
         with self._errors("read"), self._lock:
             (n,) = self._conn.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM gg_records").fetchone()
@@ -200,7 +253,7 @@ class SqliteStore:
     def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
         # A reader of its own: a WAL snapshot that appends in other threads never disturb.
         with self._errors("read"):
-            conn = sqlite3.connect(self.path, timeout=self._timeout, isolation_level=None)
+            conn = self._reader()
         try:
             with self._errors("read"):
                 conn.execute("BEGIN")
@@ -209,6 +262,10 @@ class SqliteStore:
                     yield from rows
         finally:
             conn.close()
+
+    def _reader(self) -> sqlite3.Connection:
+        uri = f"file:{quote(str(self.path.absolute()))}?mode={'ro' if self.read_only else 'rw'}"
+        return sqlite3.connect(uri, uri=True, timeout=self._timeout, isolation_level=None)
 
     def iter_raw(self, *, start: int = 0, stop: int | None = None) -> Iterator[RawRecord]:
         end = stop if stop is not None else 2**62

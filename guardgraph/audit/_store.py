@@ -1,16 +1,14 @@
-"""The store interface every backend implements, and ``open_store`` that picks one.
+"""The store interface every backend implements (``stores.open_store`` picks one).
 
 A store is append-only: ``append`` chains a batch under the backend's lock (SQLite
 ``BEGIN IMMEDIATE``, PostgreSQL ``SELECT ... FOR UPDATE`` on a head row) and returns only
 after the batch is durably committed, so a tool never runs before its verdict record
-exists. One conformance suite (tests/audit/test_audit_conformance.py) runs against every
-backend.
+exists. One conformance suite (tests/conformance/) runs against every backend.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 from guardgraph.audit._checkpoint import SignedCheckpoint
@@ -18,7 +16,7 @@ from guardgraph.audit._merkle import NodeKey
 from guardgraph.audit.events import AuditRecord, Event, EventKind
 from guardgraph.errors import AuditStoreError
 
-__all__ = ["AuditStore", "RawRecord", "check_options", "open_store"]
+__all__ = ["AuditStore", "RawRecord", "check_options"]
 
 # (seq, hash hex, canonical body): the verifier's fast path, no per-record objects.
 RawRecord = tuple[int, str, bytes]
@@ -39,6 +37,10 @@ class AuditStore(Protocol):
     def get(self, record_id: str) -> AuditRecord | None: ...
 
     def get_by_key(self, idempotency_key: str) -> AuditRecord | None: ...
+
+    def ids_with_prefix(self, prefix: str, *, limit: int = 2) -> list[str]:
+        """Up to ``limit`` record ids that start with ``prefix``, in id order."""
+        ...
 
     def size(self) -> int: ...
 
@@ -85,38 +87,6 @@ class AuditStore(Protocol):
         ...
 
     def close(self) -> None: ...
-
-
-def open_store(target: str | Path, **options: Any) -> AuditStore:
-    """Open a store: ``"memory:"``, a path or ``"sqlite:///path.db"`` (the default
-    backend), or ``"postgresql://..."``.
-
-    Options go to the backend: ``clock`` and ``id_factory`` (all), ``synchronous``
-    (SQLite: ``"full"`` or ``"normal"``), ``schema`` (PostgreSQL).
-
-    >>> store = open_store("memory:")
-    >>> store.size()
-    0
-    """
-    text = str(target)
-    if text == "memory:" or text == ":memory:":
-        from guardgraph.audit._memory import MemoryStore
-
-        return MemoryStore(**options)
-    if text.startswith(("postgresql://", "postgres://")):
-        from guardgraph.audit._postgres import PostgresStore
-
-        return PostgresStore(text, **options)
-    if text.startswith("sqlite:///"):
-        text = text[len("sqlite:///") :]  # "sqlite:////abs.db" keeps its leading "/"
-    elif "://" in text:
-        raise AuditStoreError(
-            f"unknown audit store {text!r}: expected 'memory:', a path, 'sqlite:///PATH' "
-            "or 'postgresql://...'"
-        )
-    from guardgraph.audit._sqlite import SqliteStore
-
-    return SqliteStore(Path(text), **options)
 
 
 def check_options(backend: str, options: Mapping[str, Any], allowed: frozenset[str]) -> None:

@@ -26,7 +26,7 @@ from typing import Protocol
 
 from guardgraph.audit._scenarios import SCENARIOS, SessionWriter, SpecInForce
 from guardgraph.audit._timestamps import format_rfc3339
-from guardgraph.audit.events import AuditRecord, Event, EventKind
+from guardgraph.audit.events import AuditRecord, Event, EventKind, SpecChanged, SpecLoaded
 
 __all__ = ["DEFAULT_START", "generate_sessions", "write_events"]
 
@@ -86,18 +86,17 @@ def generate_sessions(
 def _spec_event(
     kind: EventKind, spec: SpecInForce, when: datetime, rng: random.Random, key: str
 ) -> Event:
-    return Event(
-        id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-        kind=kind,
-        session="system",
-        actor="system:deployer",
-        payload={"spec": spec.name, "version": spec.version, "hash": spec.hash,
-                 "rules": list(spec.rules)},
-        spec_name=spec.name,
-        spec_version=spec.version,
-        spec_hash=spec.hash,
-        idempotency_key=key,
-        timestamp=format_rfc3339(when),
+    payload: SpecLoaded | SpecChanged
+    if kind is EventKind.SPEC_LOADED:
+        payload = SpecLoaded(spec=spec.name, version=spec.version, hash=spec.hash,
+                             rules=spec.rules)
+    else:
+        payload = SpecChanged(spec=spec.name, version=spec.version, hash=spec.hash,
+                              rules=spec.rules, previous_version=spec.version - 1)
+    return Event.of(
+        payload, session="system", actor="system:deployer",
+        spec=(spec.name, spec.version, spec.hash), event_id=key, at=format_rfc3339(when),
+        record_id=str(uuid.UUID(int=rng.getrandbits(128), version=4)),
     )
 
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,13 +34,14 @@ from guardgraph.audit._merkle import (
     verify_consistency,
 )
 from guardgraph.audit._proof import ConsistencyProof, InclusionProof
-from guardgraph.audit._redact import Redactor, load_or_create_salt
-from guardgraph.audit._store import AuditStore, open_store
-from guardgraph.audit.events import AuditRecord, Event
+from guardgraph.audit._redact import Redactor, digest_arguments, load_or_create_salt
+from guardgraph.audit._store import AuditStore
+from guardgraph.audit.events import AuditRecord, Event, Payload
+from guardgraph.audit.stores import open_store
 from guardgraph.audit.verify import VerificationReport, verify_log
 from guardgraph.errors import AuditKeyError, AuditStoreError, AuditVerificationError
 
-__all__ = ["AuditLog", "RecordSink", "open_log"]
+__all__ = ["AuditLog", "LogFiles", "RecordSink", "is_file_target", "log_files", "open_log"]
 
 
 @runtime_checkable
@@ -51,13 +54,15 @@ class RecordSink(Protocol):
 class AuditLog:
     """Records events into an :class:`AuditStore` and signs its tree heads.
 
-    ``signer`` signs checkpoints (none: ``checkpoint()`` is refused). ``redact`` maps a tool
-    name (or ``"*"``) to the payload fields stored only as salted hashes; ``salt`` is the
-    per-log secret for them (a random one per process when not given). ``checkpoint_every``
-    signs a tree head each time the log grows past a multiple of it (``0``: only on demand
-    and at ``close``). ``state_path`` keeps the last signed checkpoint outside the database,
-    so the log refuses to sign anything that contradicts it, even after the database was
-    rolled back.
+    ``signer`` signs checkpoints (none: ``checkpoint()`` is refused). ``salt`` is the
+    HMAC-SHA256 key of the digests that replace sensitive arguments (``secret_source``
+    loads it on first use; without either, a random key per process, so digests correlate
+    only within it); ``sensitive_in_clear=True`` is the explicit opt-out that stores them
+    in clear. ``redact`` maps a tool name (or ``"*"``) to further payload fields digested
+    the same way. ``checkpoint_every`` signs a tree head each time the log grows past a
+    multiple of it (``0``: only on demand and at ``close``). ``state_path`` is the signer's
+    witness: its last signed checkpoint, kept outside the database, so the log refuses to
+    sign a tree that does not extend it, even after the database was wiped or rewritten.
     """
 
     def __init__(
@@ -70,6 +75,8 @@ class AuditLog:
         sinks: Sequence[RecordSink] = (),
         redact: Mapping[str, Sequence[str]] | None = None,
         salt: bytes | None = None,
+        secret_source: Callable[[], bytes] | None = None,
+        sensitive_in_clear: bool = False,
         origin: str | None = None,
         checkpoint_every: int = 1000,
         max_batch: int = 5000,
@@ -82,17 +89,17 @@ class AuditLog:
         self._clock = clock
         self._new_id = id_factory
         self._sinks = tuple(sinks)
-        self._redactor = (
-            Redactor(redact, salt=salt if salt is not None else secrets.token_bytes(32))
-            if redact
-            else None
-        )
+        self._secret = salt
+        self._secret_source = secret_source
+        self._sensitive_in_clear = sensitive_in_clear
+        self._redactor = Redactor(redact, salt=self._digest_key()) if redact else None
         self.origin = origin or (signer.name if signer else "guardgraph-audit")
         self._every = checkpoint_every
         self._state_path = state_path
         self._group = GroupCommit(self.store.append, self._after_commit, max_batch=max_batch)
         self._cp_lock = threading.Lock()
         self.sink_errors = 0  # a failing sink never loses or blocks a committed record
+        self.checkpoint_failures = 0  # committed records whose due checkpoint failed
         self._closed = False
 
     @property
@@ -100,8 +107,52 @@ class AuditLog:
         return self._signer.verifier if self._signer else None
 
     # -- writing -------------------------------------------------------------------------
-    def record(self, event: Event) -> AuditRecord:
-        """Append one event; returns after the record is durably committed."""
+    def record(
+        self,
+        payload: Payload | Event,
+        /,
+        *,
+        session: str | None = None,
+        actor: str | None = None,
+        spec: tuple[str, int, str] | None = None,
+        verdict: tuple[str, Sequence[str]] | None = None,
+        provenance: Sequence[str] = (),
+        event_id: str | None = None,
+        trace_id: str | None = None,
+        span_id: str | None = None,
+        at: datetime | str | None = None,
+        record_id: str | None = None,
+        sensitive: Sequence[str] = (),
+    ) -> AuditRecord:
+        """Append one event; returns its record after the record is durably committed.
+
+        ``payload`` is a typed payload (its class names the kind; the keywords are those of
+        :meth:`Event.of`), or an :class:`Event` built before (then no keyword is given).
+        With ``event_id``, a retry returns the record already committed instead of writing
+        a second one. Raises :class:`AuditCheckpointError` (carrying the committed records)
+        when the records are in the log but signing the checkpoint due after them failed.
+        """
+        if isinstance(payload, Event):
+            given = [k for k, v in (("session", session), ("actor", actor), ("spec", spec),
+                                    ("verdict", verdict), ("provenance", provenance or None),
+                                    ("event_id", event_id), ("trace_id", trace_id),
+                                    ("span_id", span_id), ("at", at),
+                                    ("record_id", record_id), ("sensitive", sensitive or None))
+                     if v is not None]
+            if given:
+                raise TypeError(
+                    f"record(event) takes no keywords (got {', '.join(given)}); they belong "
+                    "to Event.of or to record(payload, ...)"
+                )
+            event = payload
+        else:
+            if session is None or actor is None:
+                raise TypeError("record(payload, ...) needs session= and actor=")
+            event = Event.of(
+                payload, session=session, actor=actor, spec=spec, verdict=verdict,
+                provenance=provenance, event_id=event_id, trace_id=trace_id,
+                span_id=span_id, at=at, record_id=record_id, sensitive=sensitive,
+            )
         return self.record_many([event])[0]
 
     def record_many(self, events: Sequence[Event]) -> list[AuditRecord]:
@@ -113,10 +164,18 @@ class AuditLog:
             return []
         return self._group.submit(prepared)
 
+    def _digest_key(self) -> bytes:
+        if self._secret is None:
+            loaded = self._secret_source() if self._secret_source is not None else None
+            self._secret = loaded if loaded is not None else secrets.token_bytes(32)
+        return self._secret
+
     def _prepare(self, event: Event) -> Event:
-        payload = event.payload
+        payload: Mapping[str, Any] = event.payload
+        if event.sensitive and not self._sensitive_in_clear:
+            payload = digest_arguments(payload, event.sensitive, key=self._digest_key())
         if self._redactor is not None:
-            payload = self._redactor.apply(payload)
+            payload = self._redactor.apply(dict(payload))
         if event.id is not None and event.timestamp is not None and payload is event.payload:
             return event
         # Built field by field: dataclasses.replace costs more than the whole append.
@@ -140,7 +199,11 @@ class AuditLog:
             top = max(r.seq for r in records) + 1
             low = min(r.seq for r in records)
             if top // self._every > low // self._every:
-                self.checkpoint()
+                try:
+                    self.checkpoint()
+                except Exception:
+                    self.checkpoint_failures += 1
+                    raise  # GroupCommit reports it as AuditCheckpointError, records kept
 
     # -- tree heads ------------------------------------------------------------------------
     def root_at(self, size: int) -> bytes:
@@ -256,8 +319,10 @@ class AuditLog:
             old_size=old_size, old_root=self.root_at(old_size), path=tuple(path), checkpoint=cp
         )
 
-    def verify(self, *, public_keys: Sequence[Verifier] | None = None) -> VerificationReport:
-        """:func:`verify_log` with this log's key and remembered checkpoint."""
+    def verify(
+        self, *, public_keys: Sequence[Verifier] | None = None, unsigned_tail_ok: bool = False
+    ) -> VerificationReport:
+        """:func:`verify_log` with this log's key and the signer's witness."""
         keys = public_keys if public_keys is not None else (
             [self._signer.verifier] if self._signer else None
         )
@@ -265,6 +330,7 @@ class AuditLog:
         return verify_log(
             self.store, public_keys=keys,
             trusted_checkpoints=[remembered] if remembered is not None else [],
+            unsigned_tail_ok=unsigned_tail_ok,
         )
 
     # -- lifetime --------------------------------------------------------------------------
@@ -288,16 +354,53 @@ class AuditLog:
         self.close()
 
 
-def key_paths(target: str | Path) -> tuple[Path, Path, Path, Path]:
-    """Where a file-based log keeps its secrets and witness: key, public key, salt and the
-    last signed checkpoint, beside the database."""
-    db = Path(str(target).removeprefix("sqlite:///"))
-    return (
-        db.with_name(db.name + ".key"),
-        db.with_name(db.name + ".pub"),
-        db.with_name(db.name + ".salt"),
-        db.with_name(db.name + ".checkpoint"),
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogFiles:
+    """Where a log's secrets and the signer's witness live: all beside the signing key.
+
+    ``key`` (0600) signs checkpoints; ``public_key`` is for reviewers to pin; ``secret``
+    (0600) is the HMAC key of the sensitive-argument digests; ``witness`` is the last
+    checkpoint the signer signed, which every later one must consistently extend.
+    """
+
+    key: Path
+    public_key: Path
+    secret: Path
+    witness: Path
+
+
+def log_files(target: str | Path, *, key_path: Path | None = None) -> LogFiles:
+    """The files of the log at ``target``: beside ``key_path`` when given, else beside a
+    file-based database (``<db>.key``, ``<db>.pub``, ``<db>.salt``, ``<db>.checkpoint``).
+
+    >>> log_files("data/audit.db").witness.name
+    'audit.db.checkpoint'
+    >>> log_files("postgresql://db/audit", key_path=Path("/keys/audit.key")).public_key
+    PosixPath('/keys/audit.pub')
+    """
+    if key_path is not None:
+        base = key_path.with_suffix("") if key_path.suffix == ".key" else key_path
+        key = key_path
+    else:
+        text = str(target)
+        if not is_file_target(text):
+            raise AuditKeyError(
+                f"{text} is not a file: pass key_path= to say where its key and witness live"
+            )
+        base = Path(text.removeprefix("sqlite:///"))
+        key = base.with_name(base.name + ".key")
+    return LogFiles(
+        key=key,
+        public_key=base.with_name(base.name + ".pub"),
+        secret=base.with_name(base.name + ".salt"),
+        witness=base.with_name(base.name + ".checkpoint"),
     )
+
+
+def is_file_target(target: str | Path) -> bool:
+    """Whether ``target`` names a SQLite file (not memory, not a server URL)."""
+    text = str(target)
+    return not (text in {"memory:", ":memory:"} or "://" in text.replace("sqlite:///", "", 1))
 
 
 def open_log(
@@ -305,14 +408,19 @@ def open_log(
     *,
     signer: Signer | None = None,
     key_path: Path | None = None,
+    witness: Path | None = None,
     redact: Mapping[str, Sequence[str]] | None = None,
     salt: bytes | None = None,
+    sensitive_in_clear: bool = False,
     **options: Any,
 ) -> AuditLog:
-    """Open a store and the log around it. For a file-based store, the signing key
-    (``<db>.key``, 0600, with ``<db>.pub`` for reviewers), the redaction salt
-    (``<db>.salt``) and the signer's witness (``<db>.checkpoint``) live beside the database
-    unless injected.
+    """Open a store and the log around it.
+
+    The signing key, its public key, the digest key of sensitive arguments and the
+    signer's witness (its last signed checkpoint) live together (:func:`log_files`):
+    beside ``key_path`` when given (any backend), else beside a SQLite database. An
+    injected ``signer`` keeps its witness at ``witness`` (default: beside a SQLite
+    database; none for a server without ``witness=``).
 
     ``options``: ``clock``, ``id_factory``, ``sinks``, ``origin``, ``checkpoint_every``,
     ``max_batch`` go to :class:`AuditLog`; the rest go to :func:`open_store`.
@@ -324,32 +432,34 @@ def open_log(
         if k in log_opts:
             options[k] = log_opts[k]
     text = str(target)
-    file_based = not (text in {"memory:", ":memory:"} or "://" in text.replace("sqlite:///", ""))
+    files = log_files(target, key_path=key_path) if (
+        key_path is not None or is_file_target(text)) else None
     store = open_store(target, **options)
-    state_path = None
     try:
-        if file_based:
-            key_file, _, salt_file, state_path = key_paths(target)
-            if signer is None:
-                key_file = key_path or key_file
-                if not key_file.exists() and store.get_checkpoint() is not None:
-                    # a fresh key would sign heads that no reviewer's pinned key accepts
-                    raise AuditKeyError(
-                        f"the log was signed before, but its key {key_file} is missing; "
-                        "pass signer= or key_path= with the log's key"
-                    )
+        if signer is None and files is not None:
+            if not files.key.exists() and store.get_checkpoint() is not None:
+                # a fresh key would sign heads that no reviewer's pinned key accepts
+                raise AuditKeyError(
+                    f"the log was signed before, but its key {files.key} is missing; "
+                    "pass signer= or key_path= with the log's key"
+                )
+            if is_file_target(text) and key_path is None:
                 # a note key name: no spaces and no "+" (C2SP signed-note)
                 base = Path(text.removeprefix("sqlite:///")).name
                 name = "guardgraph/" + "".join(
                     c if c.isalnum() or c in "-_." else "-" for c in base
                 )
-                signer = load_or_create_signer(key_file, name=name)
-            if redact and salt is None:
-                salt = load_or_create_salt(salt_file)
-        elif signer is None and key_path is not None:
-            signer = load_or_create_signer(key_path, name="guardgraph-audit")
+            else:
+                name = "guardgraph-audit"
+            signer = load_or_create_signer(files.key, name=name)
     except BaseException:
         store.close()
         raise
-    return AuditLog(store, signer=signer, redact=redact, salt=salt, state_path=state_path,
-                    **log_opts)
+    if witness is None and files is not None:
+        witness = files.witness
+    secret_file = files.secret if files is not None else None
+    return AuditLog(
+        store, signer=signer, redact=redact, salt=salt, state_path=witness,
+        secret_source=(lambda: load_or_create_salt(secret_file)) if secret_file else None,
+        sensitive_in_clear=sensitive_in_clear, **log_opts,
+    )

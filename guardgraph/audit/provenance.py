@@ -60,6 +60,14 @@ class ProvenanceNode:
         seen = {n.record.id: n.record for n in self.walk() if n.record is not None}
         return sorted(seen.values(), key=lambda r: r.seq)
 
+    def label(self) -> str:
+        """A one-line human description of this node (what the tree renderers show)."""
+        return node_label(self)
+
+    def to_json(self) -> dict[str, Any]:
+        """The tree from this node as nested JSON (``audit trace --format json``)."""
+        return provenance_json(self)
+
 
 def trace_provenance(lookup: Lookup, record_id: str, *, max_depth: int = 64) -> ProvenanceNode:
     """The provenance tree of ``record_id``, built with ``lookup`` (e.g. ``store.get``).
@@ -117,6 +125,8 @@ def _detail(record: AuditRecord) -> str:
     kind = record.kind
     if kind is EventKind.TASK_RECEIVED:
         return f"{p.get('task', '')!r} from {record.actor}"
+    if kind is EventKind.USER_MESSAGE:
+        return f"{p.get('text', '')!r} from {record.actor}"
     if kind is EventKind.ROUTE_DECIDED:
         return f"-> {p.get('target', '?')} by {record.actor}"
     if kind is EventKind.ACTION_PROPOSED:

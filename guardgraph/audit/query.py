@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any, Protocol, runtime_checkable
 
 from guardgraph.audit._timestamps import format_rfc3339, parse_rfc3339
-from guardgraph.audit.events import AuditRecord, EventKind
+from guardgraph.audit.events import DECISIONS, AuditRecord, EventKind
 from guardgraph.errors import AuditError
 
 __all__ = [
@@ -27,6 +27,8 @@ __all__ = [
     "query_records",
     "record_as_json",
     "record_tool",
+    "resolve_id",
+    "short_ids",
 ]
 
 parse_timestamp = parse_rfc3339  # public name for filter bounds given as text
@@ -69,6 +71,25 @@ class RecordFilter:
     limit: int | None = None
 
     def __post_init__(self) -> None:
+        if self.decision is not None and self.decision not in DECISIONS:
+            raise AuditError(
+                f"unknown decision {self.decision!r}; expected one of {', '.join(DECISIONS)}"
+            )
+        if self.kind is not None and not isinstance(self.kind, EventKind):
+            try:
+                object.__setattr__(self, "kind", EventKind(self.kind))
+            except ValueError:
+                raise AuditError(
+                    f"unknown record kind {self.kind!r}; expected one of "
+                    + ", ".join(k.value for k in EventKind)
+                ) from None
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if isinstance(value, str):
+                try:
+                    object.__setattr__(self, name, parse_rfc3339(value))
+                except ValueError as exc:
+                    raise AuditError(f"{name}: {exc}") from None
         if self.limit is not None and self.limit < 0:
             raise AuditError(f"expected limit >= 0, got {self.limit}")
         if self.since and self.until and self.since > self.until:
@@ -90,8 +111,7 @@ class RecordFilter:
 
 def record_tool(record: AuditRecord) -> str | None:
     """The tool a record is about: ``payload["tool"]`` when present (the store contract)."""
-    tool = record.payload.get("tool")
-    return tool if isinstance(tool, str) else None
+    return record.tool
 
 
 def matches(record: AuditRecord, flt: RecordFilter) -> bool:
@@ -144,6 +164,50 @@ def query_records(source: _Queryable | Iterable[AuditRecord], flt: RecordFilter)
                 remaining -= 1
 
 
+def short_ids(store: _Prefixed, ids: Iterable[str], *, minimum: int = 8) -> dict[str, str]:
+    """The shortest prefix (at least ``minimum`` characters) of each id that no other record
+    of the log shares, so an id shown short names one record and can be typed back.
+
+    Time-ordered ids share their leading digits within a second; the prefix grows until it
+    reaches the random part.
+    """
+    out: dict[str, str] = {}
+    for rid in ids:
+        if rid in out:
+            continue
+        size = min(minimum, len(rid))
+        while size < len(rid) and store.ids_with_prefix(rid[:size], limit=2) != [rid]:
+            size += 2
+        out[rid] = rid[: min(size, len(rid))]
+    return out
+
+
+def resolve_id(store: _Prefixed, ref: str) -> str:
+    """The id of the record ``ref`` names: a full id, a sequence number or a unique id
+    prefix (as :func:`short_ids` shows); raises ``AuditError`` when none or several match."""
+    if store.get(ref) is not None:
+        return ref
+    if ref.isdigit():
+        for record in store.iter_records(start=int(ref), stop=int(ref) + 1):
+            return record.id
+    found = store.ids_with_prefix(ref, limit=3) if len(ref) >= 4 else []
+    if len(found) > 1:
+        raise AuditError(f"id prefix {ref!r} is ambiguous: it starts {', '.join(found)}"
+                         f"{', ...' if len(found) > 2 else ''}")
+    if not found:
+        raise AuditError(f"no record with id, prefix or sequence number {ref!r} in the log")
+    return found[0]
+
+
+class _Prefixed(Protocol):
+    def ids_with_prefix(self, prefix: str, *, limit: int = 2) -> list[str]: ...
+
+    def get(self, record_id: str) -> AuditRecord | None: ...
+
+    def iter_records(self, *, start: int = 0, stop: int | None = None
+                     ) -> Iterator[AuditRecord]: ...
+
+
 def _bound(value: datetime | None) -> str | None:
     if value is None:
         return None
@@ -152,25 +216,5 @@ def _bound(value: datetime | None) -> str | None:
 
 
 def record_as_json(record: AuditRecord) -> dict[str, Any]:
-    """A record as a JSON-ready dict (one line of ``audit query --format jsonl``)."""
-    return {
-        "id": record.id,
-        "seq": record.seq,
-        "timestamp": record.timestamp,
-        "session": record.session,
-        "trace_id": record.trace_id,
-        "span_id": record.span_id,
-        "actor": record.actor,
-        "kind": record.kind.value,
-        "tool": record_tool(record),
-        "decision": record.decision,
-        "rule_ids": list(record.rule_ids),
-        "payload": record.payload,
-        "spec": None
-        if record.spec_name is None
-        else {"name": record.spec_name, "version": record.spec_version, "hash": record.spec_hash},
-        "provenance": list(record.provenance),
-        "idempotency_key": record.idempotency_key,
-        "prev_hash": record.prev_hash,
-        "hash": record.hash,
-    }
+    """A record as a JSON-ready dict: :meth:`AuditRecord.to_json`."""
+    return record.to_json()

@@ -131,6 +131,7 @@ def verify_log(
     public_keys: Sequence[Verifier] | None = None,
     trusted_checkpoints: Iterable[SignedCheckpoint] = (),
     deep: bool = False,
+    unsigned_tail_ok: bool = False,
 ) -> VerificationReport:
     """Verify ``store`` end to end; raises :class:`AuditVerificationError` at the first fault.
 
@@ -138,10 +139,31 @@ def verify_log(
     by one of them (``None`` skips signature checks, which the report says).
     ``trusted_checkpoints``: tree heads kept outside the database (by the signer or a
     reviewer); a log shorter than one of them was rolled back, one of the same size with
-    another root is a fork. ``deep`` also parses every body, checks its canonical form and
-    compares every stored Merkle node with the recomputed tree.
+    another root is a fork, and one the log no longer stores means its checkpoints were
+    removed. ``deep`` also parses every body, checks its canonical form and compares every
+    stored Merkle node with the recomputed tree.
+
+    With ``public_keys``, "signed by nobody" is never a success: a log with no valid signed
+    checkpoint fails (GG506), and so do records after the last one unless
+    ``unsigned_tail_ok`` (a live log between checkpoints).
     """
-    heads, signers = _tree_heads(store.checkpoints(), list(trusted_checkpoints), public_keys)
+    stored_heads = store.checkpoints()
+    trusted = list(trusted_checkpoints)
+    stored_sizes = {cp.size for cp in stored_heads}
+    size = store.size()
+    for cp in trusted:
+        # A log shorter than the witness was rolled back: the record loop below says so.
+        if cp.size not in stored_sizes and cp.size <= size:
+            raise AuditVerificationError(
+                f"a signed checkpoint of size {cp.size} is kept outside the log but the log "
+                "no longer stores it: checkpoints were removed", code="GG505",
+            )
+    heads, signers = _tree_heads(stored_heads, trusted, public_keys)
+    if public_keys is not None and not heads:
+        raise AuditVerificationError(
+            "no signed checkpoint covers the log: it is signed by nobody (the checkpoints "
+            "were removed, or none was ever signed)", code="GG506",
+        )
     targets = sorted(heads)
     t = 0
     while t < len(targets) and targets[t] == 0:
@@ -236,6 +258,13 @@ def verify_log(
         raise AuditVerificationError(
             "the stored Merkle nodes disagree with the records (proofs would be wrong)",
             code="GG503",
+        )
+    last = targets[-1] if targets else 0
+    if public_keys is not None and expected > last and not unsigned_tail_ok:
+        raise AuditVerificationError(
+            f"the last {expected - last} record(s) are not covered by a signed checkpoint "
+            f"(the latest covers {last} of {expected}); sign one, or accept an unsigned "
+            "tail explicitly", code="GG506", seq=last,
         )
     return VerificationReport(
         records=expected,

@@ -27,11 +27,12 @@ from guardgraph.audit import (
 
 def _event(worker: int, i: int) -> Event:
     return Event(kind=EventKind.TOOL_RESULT, session=f"w{worker}", actor=f"agent{worker}",
-                 payload={"worker": worker, "i": i})
+                 payload={"call_id": f"{worker}-{i}", "output": {"worker": worker, "i": i}})
 
 
 def _check(store: AuditStore, workers: int, per: int, signer: Signer | None = None) -> None:
-    seen = [(r.payload["worker"], r.payload["i"]) for r in store.iter_records()]
+    seen = [(r.payload["output"]["worker"], r.payload["output"]["i"])
+            for r in store.iter_records()]
     assert len(seen) == workers * per, "records were lost or duplicated"
     assert set(seen) == {(w, i) for w in range(workers) for i in range(per)}
     for w in range(workers):  # each writer's own order is kept
@@ -111,7 +112,8 @@ PROC_WRITER = textwrap.dedent(
     log = AuditLog(open_store(target), signer=Signer.parse(skey), checkpoint_every=25)
     for i in range(per):
         events = [Event(kind=EventKind.TOOL_RESULT, session=f"w{worker}", actor="p",
-                        payload={"worker": worker, "i": i})]
+                        payload={"call_id": f"{worker}-{i}",
+                                 "output": {"worker": worker, "i": i}})]
         log.record_many(events)
     log.close()
     """
@@ -193,12 +195,14 @@ def test_one_bad_caller_does_not_fail_the_others_in_its_group() -> None:
         except ValueError as exc:
             results[name] = exc
 
-    first = threading.Thread(target=call, args=("first", {}))
+    first = threading.Thread(target=call, args=("first", {"message": "0", "error_type": "E"}))
     first.start()
     while not batches:
         threading.Event().wait(0.001)
     others = [threading.Thread(target=call, args=(n, p)) for n, p in
-              [("good1", {"x": 1}), ("bad", {"x": {1, 2}}), ("good2", {"x": 2})]]
+              [("good1", {"message": "1", "error_type": "E"}),
+               ("bad", {"message": "b", "error_type": "E", "x": 1}),
+               ("good2", {"message": "2", "error_type": "E"})]]
     for t in others:
         t.start()
     while len(log._group._queue) < 3:  # all three are waiting for the held commit

@@ -14,16 +14,15 @@ from guardgraph.audit import (
     AuditLog,
     AuditRecord,
     AuditStore,
-    AuditStoreError,
     AuditVerificationError,
     Event,
     EventKind,
     Signer,
     open_store,
-    record_hash,
     verify_log,
 )
-from guardgraph.audit._canonical import GENESIS_HASH
+from guardgraph.audit._canonical import GENESIS_HASH, record_hash
+from guardgraph.errors import AuditStoreError
 
 BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 
@@ -66,7 +65,8 @@ def store(target: str) -> Iterator[AuditStore]:
 def ev(i: int, **kw) -> Event:
     base = dict(
         kind=EventKind.VERDICT, session=f"s{i % 3}", actor=("payments", "support")[i % 2],
-        payload={"tool": ("send_money", "get_balance")[i % 2], "args": {"amount": i}},
+        payload={"tool": ("send_money", "get_balance")[i % 2], "call_id": f"c{i}",
+                 "args": {"amount": i}},
         decision=("allow", "deny")[i % 2], rule_ids=("cap",) if i % 2 else ("cap", "budget"),
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736", span_id=f"{i:016x}",
     )
@@ -144,8 +144,9 @@ def test_query_rejects_an_unknown_kind(store: AuditStore) -> None:
 
 def test_non_json_payload_is_refused_and_nothing_is_written(store: AuditStore) -> None:
     store.append([ev(0)])
-    with pytest.raises(ValueError, match="not JSON-serialisable"):
-        store.append([ev(1), ev(2, payload={"x": object()})])
+    with pytest.raises(ValueError, match="expected a JSON value"):
+        store.append([ev(1), ev(2, payload={"tool": "t", "call_id": "c",
+                                            "args": {"x": object()}})])
     assert store.size() == 1
     assert store.append([ev(3)])[0].seq == 1
 
@@ -169,9 +170,15 @@ def test_verify_log_passes_on_an_honest_log(store: AuditStore) -> None:
     log = AuditLog(store, signer=signer, checkpoint_every=4)
     for i in range(10):
         log.record(ev(i))
-    report = verify_log(store, public_keys=[signer.verifier])
+    report = verify_log(store, public_keys=[signer.verifier], unsigned_tail_ok=True)
     assert report.records == 10 and report.checkpoints == 2
     assert report.signed_by == ("example.org/log",) and report.unsigned_tail == 2
+    # with a pinned key, records no signed checkpoint covers fail unless accepted
+    with pytest.raises(AuditVerificationError, match="not covered by a signed") as info:
+        verify_log(store, public_keys=[signer.verifier])
+    assert info.value.code == "GG506"
+    log.checkpoint()
+    assert verify_log(store, public_keys=[signer.verifier]).unsigned_tail == 0
 
 
 def test_stored_nodes_give_the_same_root_as_the_records(store: AuditStore) -> None:
@@ -261,7 +268,7 @@ def test_the_postgres_suite_fails_rather_than_skips_under_ci(
 
 
 def test_a_replayed_langgraph_node_returns_the_recorded_verdict(store: AuditStore) -> None:
-    from guardgraph.audit import idempotency_key
+    from guardgraph.audit._canonical import idempotency_key
 
     log = AuditLog(store)
     key = idempotency_key(thread="t1", checkpoint="c7", task="tools", tool_call="call_1",
@@ -306,7 +313,7 @@ def test_sinks_see_each_committed_record_once_and_cannot_break_the_log(
 
 def test_a_bad_event_is_refused_and_the_log_goes_on(store: AuditStore) -> None:
     log = AuditLog(store)
-    with pytest.raises(ValueError, match="not JSON-serialisable"):
+    with pytest.raises(ValueError, match="unknown field"):
         log.record(ev(0, payload={"bad": {1, 2}}))
     assert log.record(ev(1)).seq == 0
 

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from guardgraph.audit import SignedCheckpoint, load_verifier, open_log, open_store, verify_log
-from guardgraph.audit.log import key_paths
+from guardgraph.audit import (
+    SignedCheckpoint,
+    load_verifier,
+    log_files,
+    open_log,
+    open_store,
+    verify_log,
+)
 
 WRITER = textwrap.dedent(
     """
@@ -30,8 +36,9 @@ WRITER = textwrap.dedent(
     def write(worker):
         i = 0
         while True:
-            rec = log.record(Event(kind=EventKind.VERDICT, session=f"w{worker}",
-                                   actor="writer", payload={"worker": worker, "i": i}))
+            rec = log.record(Event(kind=EventKind.TOOL_RESULT, session=f"w{worker}",
+                                   actor="writer", payload={"call_id": f"{worker}-{i}",
+                                                            "output": [worker, i]}))
             # reported only after record() returned, i.e. after the durable commit
             with out:
                 sys.stdout.write(f"{rec.seq} {rec.id}\\n")
@@ -87,9 +94,9 @@ def test_sigkill_loses_no_reported_record(tmp_path: Path, workers: int) -> None:
             rec = store.get(rid)
             assert rec is not None, f"record {seq} ({rid}) was reported written but is lost"
             assert rec.seq == seq
-        witness = SignedCheckpoint.parse(key_paths(db)[3].read_text())
-        report = verify_log(store, public_keys=[load_verifier(str(key_paths(db)[1]))],
-                            trusted_checkpoints=[witness])
+        witness = SignedCheckpoint.parse(log_files(db).witness.read_text())
+        report = verify_log(store, public_keys=[load_verifier(str(log_files(db).public_key))],
+                            trusted_checkpoints=[witness], unsigned_tail_ok=True)
         assert report.records >= len(reported)
         assert report.checkpoints >= 300 // 25 - 1
     finally:
@@ -115,7 +122,8 @@ def test_sigkill_loses_no_reported_record_on_postgres() -> None:
             for seq, rid in reported.items():
                 rec = store.get(rid)
                 assert rec is not None and rec.seq == seq, f"record {seq} was lost"
-            report = verify_log(store, public_keys=[signer.verifier])
+            # a killed writer leaves records after its last checkpoint: accepted explicitly
+            report = verify_log(store, public_keys=[signer.verifier], unsigned_tail_ok=True)
             assert report.records >= len(reported) and report.checkpoints >= 7
         finally:
             store.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from guardgraph.audit._store import AuditStore, open_store
+from guardgraph.audit import AuditStore, open_store
 from guardgraph.audit.events import AuditRecord, Event, EventKind
 from guardgraph.audit.generate import generate_sessions, write_events
 from guardgraph.audit.provenance import node_label, provenance_json, trace_provenance
@@ -67,6 +67,7 @@ def test_unknown_record_is_an_error_naming_it(store: AuditStore) -> None:
 def test_dangling_link_becomes_a_missing_node() -> None:
     s = open_store("memory:")
     (record,) = s.append([Event(kind=EventKind.VERDICT, session="s", actor="guard",
+                                payload={"tool": "send_money", "call_id": "c1"},
                                 provenance=("gone",), decision="deny")])
     tree = trace_provenance(s.get, record.id)
     (missing,) = tree.parents

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from guardgraph.audit._store import AuditStore, open_store
+from guardgraph.audit import AuditStore, open_store
 from guardgraph.audit.events import AuditRecord, EventKind
 from guardgraph.audit.generate import generate_sessions, write_events
 from guardgraph.audit.query import (

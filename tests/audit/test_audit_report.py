@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from guardgraph.audit import open_store
 from guardgraph.audit._report_html import render_html
 from guardgraph.audit._report_md import render_markdown
-from guardgraph.audit._store import open_store
 from guardgraph.audit._timestamps import parse_rfc3339
 from guardgraph.audit.events import AuditRecord, EventKind
 from guardgraph.audit.generate import generate_sessions, write_events

@@ -17,20 +17,21 @@ from guardgraph.audit import (
     SignedCheckpoint,
     Signer,
     load_verifier,
+    log_files,
     open_log,
     open_store,
     verify_log,
 )
 from guardgraph.audit._canonical import canonical_json
 from guardgraph.audit._checkpoint import Checkpoint
-from guardgraph.audit.log import key_paths
 
 N = 20
 
 
 def _event(i: int) -> Event:
     return Event(kind=EventKind.ACTION_PROPOSED, session=f"s{i % 4}", actor="payments",
-                 payload={"tool": "send_money", "args": {"amount": 100 + i}})
+                 payload={"tool": "send_money", "call_id": f"c{i}", "agent": "payments",
+                          "args": {"amount": 100 + i}})
 
 
 @pytest.fixture
@@ -43,7 +44,7 @@ def db(tmp_path: Path) -> Path:
 
 
 def _verify(db: Path, **kw) -> AuditVerificationError:
-    key = load_verifier(str(key_paths(db)[1]))
+    key = load_verifier(str(log_files(db).public_key))
     store = open_store(db)
     try:
         with pytest.raises(AuditVerificationError) as info:
@@ -58,7 +59,7 @@ def _sql(db: Path, *statements: str, params: tuple = ()) -> None:
     conn = sqlite3.connect(db, isolation_level=None)
     conn.execute("PRAGMA ignore_check_constraints=ON")  # the gapless CHECK, too
     for trig in ("gg_records_no_update", "gg_records_no_delete", "gg_nodes_no_update",
-                 "gg_checkpoints_no_update"):
+                 "gg_nodes_no_delete", "gg_checkpoints_no_update", "gg_checkpoints_no_delete"):
         conn.execute(f"DROP TRIGGER IF EXISTS {trig}")
     for sql in statements:
         conn.execute(sql, params if "?" in sql else ())
@@ -89,7 +90,7 @@ def _put(db: Path, seq: int, fields: dict, *, rehash: bool) -> str:
 
 
 def test_the_honest_log_verifies(db: Path) -> None:
-    key = load_verifier(str(key_paths(db)[1]))
+    key = load_verifier(str(log_files(db).public_key))
     store = open_store(db)
     report = verify_log(store, public_keys=[key], deep=True)
     assert report.records == N and report.checkpoints == 4 and report.unsigned_tail == 0
@@ -172,7 +173,7 @@ def test_rollback_to_an_earlier_copy_is_detected_by_the_witness(tmp_path: Path) 
     with open_log(path, checkpoint_every=5) as log:
         for i in range(10, 20):
             log.record(_event(i))
-    witness = SignedCheckpoint.parse(key_paths(path)[3].read_text())
+    witness = SignedCheckpoint.parse(log_files(path).witness.read_text())
     assert witness.size == 20
     # the attacker restores the earlier database; the earlier copy alone looks fine
     shutil.copy(early, path)
@@ -188,7 +189,7 @@ def test_rollback_to_an_earlier_copy_is_detected_by_the_witness(tmp_path: Path) 
 
 
 def test_a_fork_two_heads_of_one_size_is_detected(db: Path) -> None:
-    signer = Signer.parse(key_paths(db)[0].read_text())
+    signer = Signer.parse(log_files(db).key.read_text())
     other_root = Checkpoint(origin=signer.name, size=10, root_hash=b"\x01" * 32)
     err = _verify(db, trusted_checkpoints=[signer.sign(other_root)])
     assert err.code == "GG505" and "fork" in err.reason
@@ -265,6 +266,7 @@ def test_the_log_refuses_to_sign_a_rewritten_history(db: Path) -> None:
     for h in hashes:
         tree.append(leaf_of_record_hash(h), nodes)
     conn.execute("DROP TRIGGER gg_nodes_no_update")
+    conn.execute("DROP TRIGGER gg_nodes_no_delete")
     conn.execute("DELETE FROM gg_nodes")
     conn.executemany("INSERT INTO gg_nodes (level, idx, hash) VALUES (?, ?, ?)", nodes)
     conn.close()

@@ -31,10 +31,10 @@ from guardgraph.audit import (
     generate_sessions,
     open_log,
     open_store,
-    render_html,
     verification_of,
     write_events,
 )
+from guardgraph.audit._report_html import render_html
 
 pytestmark = pytest.mark.browser
 

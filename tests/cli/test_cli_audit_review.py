@@ -84,7 +84,7 @@ def test_query_table_is_readable(db: str) -> None:
 
 @pytest.mark.parametrize(
     ("args", "message"),
-    [(("--since", "yesterday"), "--since: expected an RFC 3339"),
+    [(("--since", "yesterday"), "since: expected an RFC 3339"),
      (("--kind", "nap"), "unknown record kind 'nap'"),
      (("--since", "2026-05-02", "--until", "2026-05-01"), "since <= until")],
 )
@@ -115,7 +115,8 @@ def test_trace_tree_and_json(db: str) -> None:
 
 def test_trace_unknown_record(db: str) -> None:
     code, out, err = _run("audit", "trace", db, "no-such-id")
-    assert code == 2 and out == "" and "no record with id 'no-such-id'" in err
+    assert code == 2 and out == ""
+    assert "no record with id, prefix or sequence number 'no-such-id'" in err
 
 
 def test_report_formats(db: str, tmp_path: Path) -> None:

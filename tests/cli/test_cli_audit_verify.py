@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from guardgraph.audit import Event, EventKind, open_log
-from guardgraph.audit.log import key_paths
+from guardgraph.audit import Event, EventKind, log_files, open_log
 from guardgraph.cli import app
 
 runner = CliRunner()
@@ -32,7 +31,8 @@ def db(tmp_path: Path) -> str:
     with open_log(path, checkpoint_every=10) as log:
         for i in range(25):
             log.record(Event(kind=EventKind.VERDICT, session=f"s{i % 3}", actor="payments",
-                             payload={"tool": "send_money", "args": {"amount": i}},
+                             payload={"tool": "send_money", "call_id": f"c{i}",
+                                      "args": {"amount": i}},
                              decision="allow", rule_ids=("cap",)))
     return str(path)
 
@@ -64,14 +64,14 @@ def test_verify_names_the_first_edited_record(db: str) -> None:
 def test_verify_with_a_foreign_key_fails(db: str, tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     open_log(other).close()
-    code, _, err = _run("audit", "verify", db, "--public-key", str(key_paths(other)[1]))
+    code, _, err = _run("audit", "verify", db, "--public-key", str(log_files(other).public_key))
     assert code == 1 and "GG504" in err
 
 
 def test_verify_usage_errors_exit_2(db: str, tmp_path: Path) -> None:
     code, _, err = _run("audit", "verify", str(tmp_path / "missing.db"))
     assert code == 2 and "no audit log at" in err
-    key_paths(db)[1].unlink()
+    log_files(db).public_key.unlink()
     code, _, err = _run("audit", "verify", db)
     assert code == 2 and "no public key" in err and "hint:" in err
     code, out, _ = _run("audit", "verify", db, "--skip-signatures")
@@ -84,7 +84,7 @@ def test_prove_and_check_an_inclusion_proof(db: str, tmp_path: Path) -> None:
     proof = tmp_path / "proof.json"
     code, _, err = _run("audit", "prove", db, "7", "--out", str(proof))
     assert code == 0, err
-    pub = str(key_paths(db)[1])
+    pub = str(log_files(db).public_key)
     code, out, _ = _run("audit", "check-proof", str(proof), "--public-key", pub)
     assert code == 0 and out.startswith("ok: record 7 (") and "of 25 records" in out
     code, out, _ = _run("audit", "prove", db, "7", "--size", "10")
@@ -107,7 +107,7 @@ def test_prove_and_check_a_consistency_proof(db: str, tmp_path: Path) -> None:
     code, _, err = _run("audit", "prove", db, "--consistency", "10", "20", "-o", str(proof))
     assert code == 0, err
     code, out, _ = _run("audit", "check-proof", str(proof), "--public-key",
-                        str(key_paths(db)[1]), "--format", "json")
+                        str(log_files(db).public_key), "--format", "json")
     assert code == 0 and json.loads(out) == {
         "ok": True, "type": "consistency", "old_size": 10, "new_size": 20,
         "root_hash": json.loads(out)["root_hash"]}
@@ -117,7 +117,7 @@ def test_prove_usage_errors_exit_2(db: str, tmp_path: Path) -> None:
     code, _, err = _run("audit", "prove", db)
     assert code == 2 and "either RECORD_ID or --consistency" in err
     code, _, err = _run("audit", "prove", db, "no-such-record")
-    assert code == 2 and "no record 'no-such-record'" in err
+    assert code == 2 and "no record with id, prefix or sequence number 'no-such-record'" in err
     code, _, err = _run("audit", "prove", db, "3", "--size", "7")
     assert code == 2 and "no signed checkpoint of size 7" in err
     code, _, err = _run("audit", "check-proof", str(tmp_path / "nope.json"), "--public-key", "x")
@@ -125,7 +125,7 @@ def test_prove_usage_errors_exit_2(db: str, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     code, _, err = _run("audit", "check-proof", str(bad), "--public-key",
-                        str(key_paths(db)[1]))
+                        str(log_files(db).public_key))
     assert code == 2 and "is not JSON" in err
     code, _, err = _run("audit", "check-proof", str(bad))
     assert code == 2 and "public key" in err
@@ -133,7 +133,8 @@ def test_prove_usage_errors_exit_2(db: str, tmp_path: Path) -> None:
 
 def test_checkpoint_signs_the_current_head(db: str) -> None:
     with open_log(db, checkpoint_every=0) as log:
-        log.record(Event(kind=EventKind.ERROR, session="s", actor="a"))
+        log.record(Event(kind=EventKind.ERROR, session="s", actor="a",
+                         payload={"message": "boom", "error_type": "RuntimeError"}))
         log.close(checkpoint=False)
     code, out, _ = _run("audit", "checkpoint", db)
     assert code == 0
@@ -158,7 +159,7 @@ def test_checkpoint_and_verify_a_postgres_log(tmp_path: Path) -> None:
     with fresh_schema(postgres_url()) as url:
         log = AuditLog(open_store(url))
         log.record_many([Event(kind=EventKind.TOOL_RESULT, session="s", actor="a",
-                               payload={"i": i}) for i in range(7)])
+                               payload={"call_id": f"c{i}", "output": i}) for i in range(7)])
         log.close()
         code, _, err = _run("audit", "checkpoint", url)
         assert code == 2 and "--key" in err
@@ -169,7 +170,7 @@ def test_checkpoint_and_verify_a_postgres_log(tmp_path: Path) -> None:
 
 
 def test_checkpoint_refuses_to_make_up_a_new_key_for_a_signed_log(db: str) -> None:
-    key_paths(db)[0].unlink()
+    log_files(db).key.unlink()
     code, _, err = _run("audit", "checkpoint", db)
     assert code == 2 and "its key" in err and "is missing" in err
-    assert not key_paths(db)[0].exists()
+    assert not log_files(db).key.exists()

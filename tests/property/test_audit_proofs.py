@@ -37,8 +37,8 @@ def _log(n: int) -> AuditLog:
     log = AuditLog(open_store("memory:"), signer=SIGNER, checkpoint_every=0,
                    id_factory=iter(f"r{i}" for i in range(10**6)).__next__,
                    clock=lambda: "2026-05-01T10:00:00.000000Z")
-    log.record_many([Event(kind=EventKind.VERDICT, session=f"s{i % 3}", actor="a",
-                           payload={"i": i}) for i in range(n)])
+    log.record_many([Event(kind=EventKind.TOOL_RESULT, session=f"s{i % 3}", actor="a",
+                           payload={"call_id": f"c{i}", "output": i}) for i in range(n)])
     log.checkpoint()
     return log
 
@@ -144,7 +144,7 @@ def test_a_proof_signed_by_another_key_or_for_another_record_is_rejected(n, data
     proof = log.prove_inclusion(str(index))
     with pytest.raises(AuditVerificationError, match="trusted key"):
         verify_inclusion_proof(proof, verifiers=[Signer.generate("example.org/prop").verifier])
-    forged_payload = dataclasses.replace(proof.record, payload={"i": -1})
+    forged_payload = dataclasses.replace(proof.record, payload={"call_id": "c0", "output": -1})
     _rejected(verify_inclusion_proof, dataclasses.replace(proof, record=forged_payload))
 
 
