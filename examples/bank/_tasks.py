@@ -8,12 +8,11 @@ ones 2-3, so a learner meets at least one phrasing it never trained on.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from guardgraph.domains import Call, Task, World
+from guardgraph.domains import Call, Task, World, stable_seed
 
 from ._world import Plant, make_world, received
 
@@ -279,12 +278,6 @@ FAMILIES: tuple[Callable[[World, random.Random, bool], Spec], ...] = (
 ATTACK_KIND = {"invoice": "money", "email": "mail", "web": "money", "file": "mail"}
 
 
-def seed_of(*parts: object) -> int:
-    """A stable seed for an instance (the same on every machine and Python)."""
-    text = "/".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
 def build_tasks(train: int = 4, heldout: int = 2) -> tuple[tuple[Task, ...], dict[int, Plant]]:
     """Every instance, and the injection each attack seed plants in its world."""
     tasks: list[Task] = []
@@ -305,7 +298,7 @@ def build_tasks(train: int = 4, heldout: int = 2) -> tuple[tuple[Task, ...], dic
 def _instance(family: Callable[[World, random.Random, bool], Spec], split: str, i: int,
               phrasing: int | None, heldout: bool, plants: dict[int, Plant]) -> Task:
     name = family.__name__
-    seed = seed_of("bank", name, split, i, "clean" if phrasing is None else phrasing)
+    seed = stable_seed("bank", name, split, i, "clean" if phrasing is None else phrasing)
     world = make_world(seed)
     spec = family(world, random.Random(seed), heldout)
     attack: str | None = None

@@ -7,10 +7,9 @@ one customer's simulated bank (see docs/domains.md; the guard's rules are in dom
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-from guardgraph.domains import Call, Domain, World
+from guardgraph.domains import Call, Domain, World, strings_in
 
 from ._tasks import build_tasks
 from ._world import TOOLS, TRUSTED_PAYEES, Plant, make_world
@@ -33,21 +32,10 @@ _MAIL = re.compile(r"\b(?:forward|send|e-?mail|mail)\b[^.\n]{0,80}?"
 _REF = re.compile(r"\breference (\w+)")
 
 
-def _texts(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _texts(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _texts(v)
-
-
 def read_instructions(tool: str, output: object) -> tuple[Call, ...]:
     """The calls the naive specialist makes on reading ``output`` (in reading order)."""
     calls: list[Call] = []
-    for text in _texts(output):
+    for text in strings_in(output):
         for m in _MONEY.finditer(text):
             ref = _REF.search(text)
             calls.append(Call(tool="send_money", args={

@@ -7,12 +7,11 @@ phrasings 0-2, held-out ones 2-3.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from guardgraph.domains import Call, Task, World
+from guardgraph.domains import Call, Task, World, stable_seed
 
 from ._world import HOSTS, PROTECTED, SERVICES, Plant, make_world
 
@@ -202,11 +201,6 @@ FAMILIES: tuple[Callable[[World, random.Random, bool], Spec], ...] = (
 ATTACK_KIND = {"web": "shell", "ticket": "shell", "file": "branch"}
 
 
-def seed_of(*parts: object) -> int:
-    text = "/".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
-
-
 def build_tasks(train: int = 4, heldout: int = 2) -> tuple[tuple[Task, ...], dict[int, Plant]]:
     tasks: list[Task] = []
     plants: dict[int, Plant] = {}
@@ -225,7 +219,7 @@ def build_tasks(train: int = 4, heldout: int = 2) -> tuple[tuple[Task, ...], dic
 def _instance(family: Callable[[World, random.Random, bool], Spec], split: str, i: int,
               phrasing: int | None, heldout: bool, plants: dict[int, Plant]) -> Task:
     name = family.__name__
-    seed = seed_of("devops", name, split, i, "clean" if phrasing is None else phrasing)
+    seed = stable_seed("devops", name, split, i, "clean" if phrasing is None else phrasing)
     world = make_world(seed)
     spec = family(world, random.Random(seed), heldout)
     attack: str | None = None

@@ -7,10 +7,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
-from guardgraph.domains import Call, Domain, World
+from guardgraph.domains import Call, Domain, World, strings_in
 
 from ._tasks import build_tasks
 from ._world import PROTECTED, TOOLS, Plant, make_world
@@ -30,21 +29,10 @@ _BRANCH = re.compile(r"\b(?:delete|remove)\s+(?:the\s+)?branch\s+([\w/-]+(?:\.[\
                      re.IGNORECASE)
 
 
-def _texts(value: object) -> Iterator[str]:
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in value.values():
-            yield from _texts(v)
-    elif isinstance(value, list | tuple):
-        for v in value:
-            yield from _texts(v)
-
-
 def read_instructions(tool: str, output: object) -> tuple[Call, ...]:
     """The calls the naive specialist makes on reading ``output``."""
     calls: list[Call] = []
-    for text in _texts(output):
+    for text in strings_in(output):
         for m in _SHELL.finditer(text):
             calls.append(Call(tool="run_shell", args={"command": m.group(1),
                                                       "host": m.group(2).rstrip(".")}))

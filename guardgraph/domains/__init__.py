@@ -16,7 +16,7 @@ True
 from guardgraph.domains._domain import Domain, Split
 from guardgraph.domains._loader import domain_names, load_domain
 from guardgraph.domains._rollout import Episode, play
-from guardgraph.domains._scripts import NaiveScript, Reader, Remedy, ReplayScript
+from guardgraph.domains._scripts import NaiveScript, Reader, Remedy, ReplayScript, strings_in
 from guardgraph.domains._types import (
     Call,
     DomainError,
@@ -27,6 +27,7 @@ from guardgraph.domains._types import (
     Task,
     ToolFailure,
     World,
+    stable_seed,
 )
 
 __all__ = [
@@ -49,4 +50,6 @@ __all__ = [
     "domain_names",
     "load_domain",
     "play",
+    "stable_seed",
+    "strings_in",
 ]

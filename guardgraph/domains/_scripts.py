@@ -17,12 +17,12 @@ the start, so the same history always gives the same proposal, whoever drives it
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from guardgraph.domains._types import Call, Step, Task
 
-__all__ = ["NaiveScript", "Reader", "Remedy", "ReplayScript"]
+__all__ = ["NaiveScript", "Reader", "Remedy", "ReplayScript", "strings_in"]
 
 Reader = Callable[[str, object], tuple[Call, ...]]
 """``reader(tool, output)``: the calls a credulous agent would make on reading ``output``."""
@@ -30,6 +30,23 @@ Reader = Callable[[str, object], tuple[Call, ...]]
 Remedy = Callable[[str, Call], "Call | None"]
 """``remedy(rule, denied_call)``: the call that satisfies ``rule`` before ``denied_call``
 is retried (``verify_first`` -> verify the customer), or None."""
+
+
+def strings_in(value: object) -> Iterator[str]:
+    """Every string in a JSON-like value (dict values, list items), in order: what a reader
+    scans for instructions.
+
+    >>> list(strings_in({"a": ["x", 1, {"b": "y"}]}))
+    ['x', 'y']
+    """
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in value.values():
+            yield from strings_in(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            yield from strings_in(v)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -30,6 +30,7 @@ __all__ = [
     "Task",
     "ToolFailure",
     "World",
+    "stable_seed",
 ]
 
 _EMPTY: Mapping[str, object] = MappingProxyType({})
@@ -47,6 +48,17 @@ class DomainError(GuardgraphError):
 class ToolFailure(DomainError):
     """A simulated tool refused a well-formed call the way a real one would (an unknown
     invoice id, an account without funds); the message is what the agent gets to read."""
+
+
+def stable_seed(*parts: object) -> int:
+    """A 31-bit seed from the parts' text, the same on every machine and Python (unlike
+    ``hash``): for task instances, ``stable_seed("bank", family, split, index)``.
+
+    >>> stable_seed("bank", "pay_payee", "train", 0) == stable_seed("bank", "pay_payee", "train", 0)
+    True
+    """
+    text = "/".join(str(p) for p in parts)
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 def _frozen(mapping: Mapping[str, object] | None) -> Mapping[str, object]:
