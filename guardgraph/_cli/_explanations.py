@@ -310,6 +310,20 @@ _CAP = _PAY + "\nrule cap:\n  on send_money\n  require amount <= 5000\n"
 _OK = ("send_money", '{"recipient": "DE89370400440532013000", "amount": 100}')
 
 _ENTRIES += (
+    Explanation(
+        code="GG312", means="A condition that is always true or always false wherever it "
+        "stands: a comparison of an expression with itself, or a `where` filter that holds "
+        "for every call of its tool, or for none. Inside `where`, bare names are the earlier "
+        "call's arguments, so `once(lookup_order where order_id == order_id)` compares the "
+        "earlier call with itself and holds for any lookup.",
+        fix="To say that this call's argument equals an earlier call's, write `order_id in "
+        "lookup_order.order_id`; otherwise compare the names you meant.",
+        example=_lint("spec shop version 1\n\ntool lookup_order(order_id: str)\n"
+                      "tool refund(order_id: str, amount: real)\n\nrule looked_up_first:\n"
+                      "  on refund\n  require once(lookup_order where order_id == order_id)\n")),
+)
+
+_ENTRIES += (
     # ---------------------------------------------------------------- GG4xx: guard
     Explanation(
         code="GG400", means="A rule did not hold for the call: the verdict names the "

@@ -112,10 +112,10 @@ def _text(entry: "Explanation") -> str:
            *textwrap.wrap(entry.means, 88), ""]
     said, _ = run_example(entry.example)
     if entry.example.kind is Kind.OUTPUT:
-        out += ["Example (abridged):", *("  " + line for line in said.splitlines())]
+        out += ["Example (abridged):", *(("  " + line).rstrip() for line in said.splitlines())]
     else:
-        out += ["Example:", *("  " + line for line in _shown_input(entry.example).splitlines())]
-        out += ["", "guardgraph says:", *("  " + line for line in said.splitlines())]
+        out += ["Example:", *(("  " + line).rstrip() for line in _shown_input(entry.example).splitlines())]
+        out += ["", "guardgraph says:", *(("  " + line).rstrip() for line in said.splitlines())]
     out += ["", *textwrap.wrap(f"Fix: {entry.fix}", 88)]
     return "\n".join(out)
 

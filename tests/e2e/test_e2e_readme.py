@@ -1,4 +1,5 @@
-"""The README's examples are real: every ```console block is run and compared.
+"""The README's examples are real: every ```console block is run and compared (and so
+are those of the docs pages listed in DOCS).
 
 A block is a sequence of `$ command` lines, each followed by the output it prints
 (stdout and stderr, interleaved). Commands run in a scratch directory (holding links to
@@ -17,14 +18,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+DOCS = (ROOT / "docs" / "trace-format.md",)
 BLOCK = re.compile(r"```console\n(.*?)```", re.S)
 PYTHON = re.compile(r"```python\n(.*?)```", re.S)
 
 
-def _blocks() -> list[tuple[int, list[tuple[str, list[str]]]]]:
-    text = README.read_text(encoding="utf-8")
+def _blocks(page: Path = README) -> list[tuple[int, list[tuple[str, list[str]]]]]:
+    text = page.read_text(encoding="utf-8")
     blocks = []
     for match in BLOCK.finditer(text):
         line_no = text.count("\n", 0, match.start()) + 1
@@ -51,6 +55,15 @@ def _matches(actual: list[str], expected: list[str]) -> bool:
 
 def test_readme_console_blocks(tmp_path: Path) -> None:
     """All blocks run in order in one shared scratch directory, as a reader would."""
+    _run_page(README, tmp_path)
+
+
+@pytest.mark.parametrize("page", DOCS, ids=lambda p: p.name)
+def test_docs_console_blocks(page: Path, tmp_path: Path) -> None:
+    _run_page(page, tmp_path)
+
+
+def _run_page(page: Path, tmp_path: Path) -> None:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["NO_COLOR"] = "1"
@@ -58,8 +71,11 @@ def test_readme_console_blocks(tmp_path: Path) -> None:
     env["GUARDGRAPH_README_TMP"] = str(tmp_path)
     for shared in ("examples", "docs"):
         (tmp_path / shared).symlink_to(ROOT / shared)
-    blocks = _blocks()
-    assert blocks, "README.md has no console examples"
+    blocks = _blocks(page)
+    assert blocks, f"{page.name} has no console examples"
+    # Every command runs even after a mismatch (later blocks build on earlier state), and
+    # every mismatch is reported at once, so one stale block does not hide the others.
+    failures: list[str] = []
     for line_no, steps in blocks:
         for command, expected_lines in steps:
             proc = subprocess.run(
@@ -76,13 +92,14 @@ def test_readme_console_blocks(tmp_path: Path) -> None:
             expected = list(expected_lines)
             while expected and not expected[-1].strip():
                 expected.pop()
-            assert _matches(actual, expected), (
-                f"README.md:{line_no}: `{shlex.quote(command)}` printed:\n"
-                + "\n".join(actual)
-                + "\n--- expected:\n"
-                + "\n".join(expected)
-                + "\nhint: run `.venv/bin/python scripts/update_readme.py` and review the diff"
-            )
+            if not _matches(actual, expected):
+                failures.append(
+                    f"{page.name}:{line_no}: `{shlex.quote(command)}` printed:\n"
+                    + "\n".join(actual)
+                    + "\n--- expected:\n"
+                    + "\n".join(expected))
+    assert not failures, ("\n\n".join(failures) + "\nhint: run `.venv/bin/python "
+                          "scripts/update_readme.py` and review the diff")
 
 
 def test_readme_python_blocks_run(tmp_path: Path) -> None:
