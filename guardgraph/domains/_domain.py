@@ -167,8 +167,10 @@ class Domain:
             self._cache["tolerated"] = frozenset(
                 r.name for r in self.policy().spec.rules
                 if r.repair or str(r.otherwise) in ("escalate", "warn"))
+            self._cache["rule_names"] = frozenset(r.name for r in self.policy().spec.rules)
         return NaiveScript(task=task, reader=self.reader, remedy=self.remedy,
-                           tolerated=self._cache["tolerated"])
+                           tolerated=self._cache["tolerated"],
+                           rule_names=self._cache["rule_names"])
 
     def specialist_of(self, tool: str) -> tuple[str, ...]:
         """The specialists that hold ``tool``."""

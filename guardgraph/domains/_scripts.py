@@ -16,6 +16,7 @@ the start, so the same history always gives the same proposal, whoever drives it
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,7 @@ class NaiveScript:
     reader: Reader
     remedy: Remedy = field(default=lambda rule, call: None)
     tolerated: frozenset[str] = frozenset()  # rules that need no remedy (repair, escalate)
+    rule_names: frozenset[str] = frozenset()  # to read a deny whose step carries no rules
     max_steps: int = 40
 
     def propose(self, history: Sequence[Step]) -> Call | None:
@@ -91,7 +93,7 @@ class NaiveScript:
     def _fixes(self, step: Step, remedied: set[str]) -> list[tuple[str, Call]]:
         """The remedies that make the denied call worth retrying; [] to give it up."""
         fixes: list[tuple[str, Call]] = []
-        for rule in step.rules:
+        for rule in step.rules or self._rules_named_in(step.output):
             if rule in self.tolerated:
                 continue
             call = None if rule in remedied else self.remedy(rule, step.call)
@@ -99,6 +101,15 @@ class NaiveScript:
                 return []
             fixes.append((rule, call))
         return fixes
+
+    def _rules_named_in(self, message: object) -> tuple[str, ...]:
+        """The rules a deny message names, in the order it names them: a host that hands
+        the script only the guard's message (a LangChain ToolMessage) still gets a
+        re-plan. The guard writes each fired rule as ``name: reason``."""
+        text = str(message)
+        found = [(m.start(), name) for name in self.rule_names
+                 for m in [re.search(rf"(?<![\w]){re.escape(name)}(?![\w])", text)] if m]
+        return tuple(name for _, name in sorted(found))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -193,3 +193,17 @@ def test_references_use_only_what_the_specialist_can_see(domain: Domain) -> None
                             or any(text == s or (len(text) > 3 and text in s)
                                    for s in seen)), (task.id, call.tool, name, leaf)
             seen += [str(v) for v in _leaves(domain.execute(world, call.tool, call.args))]
+
+
+def test_the_naive_script_reads_rules_from_the_message_alone(domain: Domain) -> None:
+    # A host that passes only the guard's message (a ToolMessage's text, no rule ids)
+    # gets the same re-plans as one that passes the verdict's rules.
+    guard = domain.guard()
+    for task in domain.tasks("train"):
+        episode = play(domain, task, guard=guard, session_id=f"{task.id}/msg",
+                       approve=task.human_approves)
+        script = domain.script(task)
+        bare = tuple(Step(call=s.call, decision=s.decision, output=s.output)
+                     for s in episode.steps)
+        for i in range(len(bare) + 1):
+            assert script.propose(bare[:i]) == script.propose(episode.steps[:i]), (task.id, i)
