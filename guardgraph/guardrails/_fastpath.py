@@ -23,6 +23,8 @@ from typing import Any
 import z3
 from z3.z3 import _to_expr_ref
 
+from guardgraph.guardrails._regex import RegexUnsupported, fast_matcher
+
 __all__ = ["Predicates", "Unsupported", "compile_predicates", "compile_rules", "compile_term",
            "z3_string"]
 
@@ -248,7 +250,7 @@ class _Emitter:
         if k == z3.Z3_OP_SEQ_IN_RE:
             self.regexes.setdefault(e.arg(1).get_id(), e.arg(1))
             rx = _compiled_regex(e.arg(1))
-            return f"({self.const(rx)}.fullmatch({self.expr(e.arg(0))}) is not None)"
+            return f"{self.const(rx)}({self.expr(e.arg(0))})"
         if k == z3.Z3_OP_CONST_ARRAY:
             if z3.is_false(e.children()[0]):
                 return "frozenset()"
@@ -470,17 +472,21 @@ def _regex(r: z3.ExprRef) -> str:
     return cls
 
 
-_PATTERNS: dict[str, re.Pattern[str]] = {}
+_PATTERNS: dict[str, Callable[[str], bool]] = {}
 
 
-def _compiled_regex(r: z3.ExprRef) -> re.Pattern[str]:
-    """The Python regex for Z3 regex ``r``, translated and compiled once per process."""
+def _compiled_regex(r: z3.ExprRef) -> Callable[[str], bool]:
+    """The linear-time (RE2) matcher for Z3 regex ``r`` (guardrails/_regex.py), built once
+    per process; a backtracking engine could be made to hang a check (issue 11)."""
     key = r.sexpr()
     found = _PATTERNS.get(key)
     if found is None:
         if len(_PATTERNS) > 4096:
             _PATTERNS.clear()
-        found = _PATTERNS[key] = re.compile(_regex(r), re.DOTALL)
+        try:
+            found = _PATTERNS[key] = fast_matcher(r)
+        except RegexUnsupported as exc:
+            raise Unsupported(str(exc)) from None
     return found
 
 

@@ -27,6 +27,8 @@ applies and its requirement does not hold):
   targets (``on any`` counts) or mentions in an aggregate, temporal term or ``result``.
 - GG310 solver-unknown: a question the solver could not decide within ``timeout_ms``;
   it is reported, never read as either answer.
+- GG320 regex-reading: a ``matches`` pattern that Python's re reads otherwise, in the
+  direction that makes its rule more permissive (guardrails/_regex_notes.py).
 
 A rule on several targets is checked on each; ``on any`` rules are reported only for
 findings that hold on every tool.
@@ -45,6 +47,7 @@ import z3
 
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, compile_policy
 from guardgraph.guardrails._lintpairs import ClassState, PairChecks
+from guardgraph.guardrails._regex_notes import regex_notes
 from guardgraph.guardrails._session import Answer, RuleClass, ToolSession, Verdict
 from guardgraph.guardrails._translate import iter_subexprs
 from guardgraph.guardrails._trivial import same_sides, trivial_filters
@@ -369,7 +372,7 @@ def _combine(spec: ast.Spec, rendered: Sequence[_Rendered], read: set[str]) -> l
         if (d.code, d.span, d.message) not in seen:
             seen.add((d.code, d.span, d.message))
             unique.append(d)
-    return unique + _unused(spec, read) + same_sides(spec)
+    return unique + _unused(spec, read) + same_sides(spec) + regex_notes(spec)
 
 
 def _unused(spec: ast.Spec, read: set[str]) -> list[Diagnostic]:

@@ -6,6 +6,11 @@ character classes ``[a-z0-9_]`` / ``[^...]``, the quantifiers ``* + ? {m} {m,} {
 alternation ``|``, groups ``( )``, the escapes ``\\d \\w \\s`` and escaped
 metacharacters, ``\\n``, ``\\t``. Anchors are unnecessary (the match is whole), and
 look-arounds, back-references, lazy quantifiers and inline flags have no Z3 meaning.
+
+The guard's fast path runs every pattern on RE2, whose time is linear in the input, so a
+pattern is accepted only if RE2 accepts it too: RE2 refuses, for one, a counted repetition
+beyond 1000 (``a{1001}``, ``(a{100}){11}``) and a program beyond its memory budget; such a
+pattern is an error at load (GG210) naming what RE2 refused, never a slow check.
 """
 
 from __future__ import annotations
@@ -37,7 +42,26 @@ def regex_error(pattern: str) -> str | None:
             re.compile(pattern)
     except re.error as exc:
         return f"{exc.msg} at position {exc.pos}"
-    return _Scanner(pattern).run()
+    return _Scanner(pattern).run() or _re2_refusal(pattern)
+
+
+def _re2_refusal(pattern: str) -> str | None:
+    """Why RE2 would not compile ``pattern`` (already inside the subset), or None. The
+    subset's syntax is RE2's, so the text is compiled as it is."""
+    import re2  # only specs that use matches() pay for the import
+
+    options = re2.Options()
+    options.log_errors = False  # the refusal is reported as a diagnostic, not on stderr
+    options.never_capture = True
+    try:
+        re2.compile(pattern, options)
+    except re2.error as exc:
+        reason = exc.args[0] if exc.args else str(exc)
+        if isinstance(reason, bytes):
+            reason = reason.decode("utf-8", "replace")
+        return (f"the linear-time engine (RE2) refuses it: {reason} (repetition counts "
+                "are limited to 1000, nested ones together)")
+    return None
 
 
 class _Scanner:

@@ -106,6 +106,9 @@ CODES: dict[str, Code] = _registry(
          summary="rule's requirement holds for every call it applies to"),
     Code(code="GG312", name="trivial-condition", severity=W,
          summary="a condition or filter is always true or always false"),
+    # GG320: regexes (guardrails/_regex_notes.py)
+    Code(code="GG320", name="regex-reading", severity=W,
+         summary="a regex that Python's re reads otherwise, in the permissive direction"),
     # GG4xx: guard (a deny or escalate reason at run time)
     Code(code="GG400", name="rule-violated", severity=E, summary="a rule did not hold"),
     Code(code="GG401", name="unknown-tool-call", severity=E, summary="call of an undeclared tool"),
