@@ -324,6 +324,18 @@ _ENTRIES += (
 )
 
 _ENTRIES += (
+    Explanation(
+        code="GG320", means="A `matches` pattern that the guard reads differently from "
+        "Python's `re`, where patterns are usually tried out, in the direction that makes "
+        "the rule more permissive than its author would think: here `.` matches a newline "
+        "too, and `\\d \\w \\s` are ASCII only.",
+        fix="Say what you mean plainly: `[^\\n]` for any character but a newline, "
+        "`[0-9]` for digits.",
+        example=_lint("spec shell version 1\n\ntool run(cmd: str)\n\nrule versions_only:\n"
+                      "  on run\n  require matches(cmd, \"[0-9]+.[0-9]+\")\n")),
+)
+
+_ENTRIES += (
     # ---------------------------------------------------------------- GG4xx: guard
     Explanation(
         code="GG400", means="A rule did not hold for the call: the verdict names the "

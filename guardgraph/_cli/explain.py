@@ -103,6 +103,10 @@ def _shown_input(example: "Example") -> str:
     return text
 
 
+def _indented(text: str) -> list[str]:
+    return [("  " + line).rstrip() for line in text.splitlines()]
+
+
 def _text(entry: "Explanation") -> str:
     from guardgraph._cli._explanations import Kind
     from guardgraph.specs import CODES
@@ -112,10 +116,10 @@ def _text(entry: "Explanation") -> str:
            *textwrap.wrap(entry.means, 88), ""]
     said, _ = run_example(entry.example)
     if entry.example.kind is Kind.OUTPUT:
-        out += ["Example (abridged):", *(("  " + line).rstrip() for line in said.splitlines())]
+        out += ["Example (abridged):", *_indented(said)]
     else:
-        out += ["Example:", *(("  " + line).rstrip() for line in _shown_input(entry.example).splitlines())]
-        out += ["", "guardgraph says:", *(("  " + line).rstrip() for line in said.splitlines())]
+        out += ["Example:", *_indented(_shown_input(entry.example))]
+        out += ["", "guardgraph says:", *_indented(said)]
     out += ["", *textwrap.wrap(f"Fix: {entry.fix}", 88)]
     return "\n".join(out)
 
