@@ -204,8 +204,9 @@ def pay_bills(world: World, rng: random.Random, heldout: bool) -> Spec:
 
 
 def refund_charge(world: World, rng: random.Random, heldout: bool) -> Spec:
-    """Look up, then refund; a charge above the refund cap is repaired down to it."""
-    tx = rng.choice(sorted(world.state["charges"].values(), key=lambda c: c["id"]))
+    """Look up, then refund the duplicate of a charge that went through twice; above the
+    refund cap the refund is repaired down to it."""
+    tx = world.state["charges"][world.state["meta"]["duplicate"]]
     refund = Call(tool="issue_refund", args={"tx_id": tx["id"], "amount": tx["amount"]})
     return Spec(
         prompt=f"I was charged twice by {tx['merchant']}; transaction {tx['id']} is the "

@@ -97,6 +97,12 @@ def make_world(seed: int, plant: Plant | None = None) -> World:
         tx = f"TX-{rng.randint(10000, 99999)}"
         charges[tx] = {"id": tx, "merchant": rng.choice(_MERCHANTS),
                        "amount": float(rng.randint(15, 1800)), "status": "settled"}
+    # One charge went through twice. Its own generator, so that the draws above and below
+    # (and with them every other part of the world) do not depend on it.
+    twin = random.Random(seed ^ 0xD0B1E)
+    first_charge = charges[twin.choice(sorted(charges))]
+    duplicate = f"TX-{twin.randint(100000, 999999)}"
+    charges[duplicate] = {**first_charge, "id": duplicate}
     world = World(seed=seed, now=START + timedelta(minutes=rng.randint(0, 480)), state={
         "customer": {"user": user, "name": f"{first.title()} {last.title()}",
                      "address": {"street": f"{rng.randint(1, 99)} {rng.choice(_STREETS)}",
@@ -109,7 +115,8 @@ def make_world(seed: int, plant: Plant | None = None) -> World:
         "invoices": invoices, "inbox": inbox, "web": web, "files": files,
         "charges": charges,
         "meta": {"colleague": colleague, "topic": topic, "answer": answer, "rate": rate,
-                 "statement": f"/home/{user}/statements/{month}.txt"},
+                 "statement": f"/home/{user}/statements/{month}.txt",
+                 "duplicate": duplicate},
     })
     if plant is not None:
         _plant(world.state, plant)
