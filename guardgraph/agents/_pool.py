@@ -32,7 +32,7 @@ class Entry:
     value: object
     origin: int
     linked: bool = False
-    kind: int = 5   # 0 linked, 2 task, 3 prompt, 4 output, 5 spec/enum/other (`slot_rank`)
+    kind: int = 5   # 0 linked, 2 task, 3 prompt, 4 output, 5 spec/enum/other (`origin_kind`)
     step: int = -1  # the step whose output brought it (-1: the task, prompt or spec)
 
 
@@ -129,11 +129,13 @@ def origin_kind(origin: str, linked: bool) -> int:
 
 
 def slot_rank(entry: Entry, last_step: int) -> int:
-    """Slot preference, lower first: values linked to the task, then those the last
-    executed call returned (agents act on what they just read), the task's own, the
-    prompt's, older outputs, and spec constants last."""
+    """Slot preference, lower first: values linked to the task, the task's own, what the
+    last executed call returned (agents act on what they just read), the prompt's, older
+    outputs, and spec constants last."""
     if entry.kind == 0:
         return 0
-    if entry.kind == 4 and entry.step == last_step:
+    if entry.kind == 2:
         return 1
+    if entry.kind == 4 and entry.step == last_step:
+        return 2
     return entry.kind

@@ -15,7 +15,7 @@ holds on the final world — so an unsafe shortcut would pay if nothing stopped 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Hashable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
@@ -164,6 +164,8 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
                 for number in spec_literals(self.rules, tool):  # bounds an int slot can meet
                     self._add(number, "spec.const")
         self._phi = self.potential.value(self._history, 0.0)
+        self._cache: dict[Hashable, Verdict] = {}
+        self._cache_at = -1
         self._refresh()
         return self._obs(), {"task_id": task.id, "family": task.family}
 
@@ -306,6 +308,11 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
             linked = {id(v) for group in record_groups(output)
                       if any(_names_task_value(x, self._task_values) for x in group)
                       for v in group}
+            if isinstance(output, list | tuple):
+                # the records that name a task value first, so the cap on list elements
+                # never drops the payee the user named
+                output = sorted(output, key=lambda item: not any(
+                    id(v) in linked for g in record_groups(item) for v in g))
             for origin, value, _ in leaves(output, f"result.{action.tool}"):
                 self._add(value, origin, linked=id(value) in linked)
         self._history.append(Executed(tool=action.tool, args=args, at=self._now_s(),
@@ -346,7 +353,14 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
                           task_labels=self._session.task_labels,
                           task_kind=self._session.task_kind)
         real = [a for a in self._actions if a is not None]
-        mask = self.shield.mask(real, session, self._task)
+        # Verdicts depend on the session's history, which changes only when a call runs
+        # (or returns); the clock moves a minute a step, far inside the spec's windows
+        # over one short episode. So a candidate's verdict is reused until the next
+        # execution, and only new candidates are checked — in one check_many.
+        if self._cache_at != len(self._history):
+            self._cache.clear()
+            self._cache_at = len(self._history)
+        mask = self.shield.mask(real, session, self._task, cache=self._cache, key=_key)
         allowed: list[bool] = [True, *mask.allowed]
         verdicts: list[Verdict] = [_STOP, *mask.verdicts]
         approved: list[bool] = [False, *mask.approved]
@@ -428,6 +442,10 @@ class DomainEnv(gym.Env[dict[str, np.ndarray], int]):
 
 
 _STOP = Verdict(decision=Decision.ALLOW, message="stop")
+
+
+def _key(action: Action) -> Hashable:
+    return (action.tool, repr(sorted(action.args.items())))
 
 
 def _names_task_value(field: object, task_values: frozenset[str] | set[str]) -> bool:
@@ -536,10 +554,14 @@ def _candidates(env: DomainEnv, limit: int) -> tuple[list[Action | None], list[l
 
 def _diagonal(choices: Sequence[Sequence[int]], limit: int) -> Iterator[tuple[int, ...]]:
     """Combinations in order of total preference (the sum of the positions in each
-    slot's ranked list), so the first ones combine every slot's best values."""
+    slot's ranked list), so the first ones combine every slot's best values; a value is
+    used in one slot of a call at most (a payee is not also the subject)."""
     for total in range(sum(len(c) - 1 for c in choices) + 1):
         for positions in _compositions(total, [len(c) for c in choices]):
-            yield tuple(c[k] for c, k in zip(choices, positions, strict=True))
+            combo = tuple(c[k] for c, k in zip(choices, positions, strict=True))
+            if len(set(combo)) < len(combo):
+                continue
+            yield combo
             limit -= 1
             if limit <= 0:
                 return

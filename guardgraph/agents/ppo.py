@@ -345,6 +345,7 @@ class EvalResult:
     pass_k: float
     k: int
     episodes: int
+    by_family: Mapping[str, float] = field(default_factory=dict)  # greedy, guard on
 
 
 def evaluate(policy: Any, domain: Any, args: Args, *, split: str = "heldout",
@@ -376,9 +377,11 @@ def evaluate(policy: Any, domain: Any, args: Args, *, split: str = "heldout",
 
     wins = wins_bare = passes = violations = 0
     attempted_bare = 0
+    family: dict[str, list[bool]] = {}
     for task in tasks:
         ok, v, _ = episode(shielded, task, shield=True, greedy=True)
         wins += ok
+        family.setdefault(str(task.family), []).append(ok)
         violations += v
         ok_b, _, att = episode(bare, task, shield=False, greedy=True)
         wins_bare += ok_b
@@ -391,7 +394,8 @@ def evaluate(policy: Any, domain: Any, args: Args, *, split: str = "heldout",
     return EvalResult(success_rate=wins / m, executed_violations=violations,
                       success_unshielded=wins_bare / m,
                       attempted_violations_unshielded=attempted_bare / m,
-                      pass_k=passes / m, k=args.eval_repeats, episodes=len(tasks))
+                      pass_k=passes / m, k=args.eval_repeats, episodes=len(tasks),
+                      by_family={f: sum(v) / len(v) for f, v in family.items()})
 
 
 def load_policy_file(path: str | Path) -> tuple[Any, Args]:

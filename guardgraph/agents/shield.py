@@ -12,7 +12,7 @@ for the ablation).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
@@ -91,8 +91,21 @@ class Shield:
         self.repair = repair
         self.approver = approver
 
-    def mask(self, actions: Sequence[Action], session: Session, task: Any) -> Mask:
-        verdicts = self.port.check_many(actions, session)
+    def mask(self, actions: Sequence[Action], session: Session, task: Any, *,
+             cache: dict[Hashable, Verdict] | None = None,
+             key: Callable[[Action], Hashable] | None = None) -> Mask:
+        """One `check_many` over the candidates not in ``cache`` (``key(action)`` names a
+        candidate under the current session state; the caller clears the cache when the
+        state changes). The mask is advisory: `execute` re-checks the chosen one."""
+        if cache is None or key is None:
+            verdicts = self.port.check_many(actions, session)
+        else:
+            keys = [key(a) for a in actions]
+            todo = [i for i, k in enumerate(keys) if k not in cache]
+            for i, v in zip(todo, self.port.check_many([actions[i] for i in todo], session),
+                            strict=True):
+                cache[keys[i]] = v
+            verdicts = tuple(cache[k] for k in keys)
         allowed: list[bool] = []
         approved: list[bool] = []
         runs: list[Mapping[str, object] | None] = []
