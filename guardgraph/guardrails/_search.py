@@ -45,7 +45,7 @@ _PATIENCE = 12  # moves without getting closer before the search gives up
 _MAX_STRINGS = 64
 _SAMPLES_PER_REGEX = 4
 _MAX_EXTRA_ROUNDS = 64  # rounds of a regex repetition beyond its minimum
-_LONGEST = 256  # the longest string made to meet a length bound
+_LONGEST = 1 << 16  # the longest string made to meet a length bound (issue #10: len(q) <= 300)
 _JUMP = 0.3  # chance that a number moves by a power of two instead of to a known value
 _RELATED = 0.25  # chance that a value is taken from another input the term reads
 _HINTED = 0.4  # chance that a value is built from the literals of the term being fixed
@@ -167,7 +167,16 @@ class Values:
             if not strings:
                 return _NONE
             text = rng.choice(strings)
-            return text if rng.random() < 0.7 else text + "a"
+            roll = rng.random()
+            if roll < 0.7:
+                return text if roll < 0.55 else text + "a"
+            # A prefix or infix literal meeting a length bound (`startswith(q, "p") and
+            # len(q) > 300`), or two literals together (`startswith(q, "a")` and
+            # `contains(q, "b")`): Z3 finds long strings slowly, the search at once.
+            lengths = [n for n in goal.integers() if len(text) < n < _LONGEST]
+            if lengths and roll < 0.85:
+                return text + "a" * (rng.choice(lengths) - len(text) + rng.randrange(2))
+            return text + rng.choice(strings)
         if kind in ("set_str", "set_int", "set_real"):
             pool: Sequence[object] = (strings if kind == "set_str" else goal.integers()
                                       if kind == "set_int" else goal.numbers())
