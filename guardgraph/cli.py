@@ -80,8 +80,14 @@ def main() -> None:
         sys.stderr.write("error: interrupted\n")
         raise SystemExit(130) from None
     except Exception as exc:  # the last line of defence: never show a traceback
-        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {exc}\n")
-        sys.stderr.write("hint: this is a bug in guardgraph; please report it\n")
+        from itertools import pairwise
+
+        from guardgraph._cli._console import fail
+
+        args = sys.argv[1:]
+        as_json = "--format=json" in args or ("--format", "json") in pairwise(args)
+        fail(f"internal error: {type(exc).__name__}: {exc}",
+             "this is a bug in guardgraph; please report it", as_json=as_json)
         raise SystemExit(70) from None
 
 

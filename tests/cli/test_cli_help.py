@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -66,3 +67,30 @@ def test_one_spelling_per_option_across_verbs() -> None:
             if "-o" in names:
                 assert "--out" in names, (path, names)
     assert options >= 30
+
+
+_BOOM = """
+import sys
+import guardgraph.cli as cli
+
+@cli.app.command("boom")
+def boom(format: str = "text") -> None:
+    raise RuntimeError("kaput")
+
+sys.argv = ["guardgraph", "boom", *sys.argv[1:]]
+cli.main()
+"""
+
+
+def test_an_internal_error_is_one_message_and_exit_70() -> None:
+    proc = subprocess.run([sys.executable, "-c", _BOOM], capture_output=True, text=True,
+                          check=False)
+    assert proc.returncode == 70
+    assert proc.stderr == ("error: internal error: RuntimeError: kaput\n"
+                           "hint: this is a bug in guardgraph; please report it\n")
+    proc = subprocess.run([sys.executable, "-c", _BOOM, "--format", "json"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 70
+    assert json.loads(proc.stderr) == {
+        "level": "error", "message": "internal error: RuntimeError: kaput",
+        "hint": "this is a bug in guardgraph; please report it"}
