@@ -100,6 +100,7 @@ class AuditLog:
         self._cp_lock = threading.Lock()
         self.sink_errors = 0  # a failing sink never loses or blocks a committed record
         self.checkpoint_failures = 0  # committed records whose due checkpoint failed
+        self._emitted_upto = -1
         self._closed = False
 
     @property
@@ -189,6 +190,11 @@ class AuditLog:
         )
 
     def _after_commit(self, records: list[AuditRecord]) -> None:
+        # A retry returns the record committed before: sinks and checkpoints saw it then.
+        # Groups commit one at a time, in log order, so a high-water mark tells them apart.
+        records = [r for r in records if r.seq > self._emitted_upto]
+        if records:
+            self._emitted_upto = max(r.seq for r in records)
         for rec in records:
             for sink in self._sinks:
                 try:

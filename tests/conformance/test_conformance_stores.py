@@ -1,14 +1,13 @@
-"""One contract suite, run against every audit store: memory, SQLite (WAL), PostgreSQL."""
+"""The store contract, run against every audit store: memory, SQLite (WAL), PostgreSQL:
+chaining, read-back, idempotent replay, queries, checkpoints, database constraints."""
 
 from __future__ import annotations
 
 import itertools
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from _audit_pg import fresh_schema, postgres_url
 
 from guardgraph.audit import (
     AuditLog,
@@ -23,43 +22,6 @@ from guardgraph.audit import (
 )
 from guardgraph.audit._canonical import GENESIS_HASH, record_hash
 from guardgraph.errors import AuditStoreError
-
-BACKENDS = ["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-def _ids() -> Iterator[str]:
-    for i in itertools.count():
-        yield f"rec-{i:05d}"
-
-
-@pytest.fixture(params=BACKENDS)
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "memory":
-        yield "memory:"
-    elif request.param == "sqlite":
-        yield str(tmp_path / "audit.db")
-    else:
-        with fresh_schema(postgres_url()) as url:
-            yield url
-
-
-@pytest.fixture(params=BACKENDS[1:])
-def durable_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The backends whose records outlive the store object (and have DB constraints)."""
-    if request.param == "sqlite":
-        yield str(tmp_path / "audit.db")
-    else:
-        with fresh_schema(postgres_url()) as url:
-            yield url
-
-
-@pytest.fixture
-def store(target: str) -> Iterator[AuditStore]:
-    ids = _ids()
-    clock = (f"2026-05-01T10:00:{s:02d}.000000Z" for s in itertools.count())
-    s = open_store(target, id_factory=lambda: next(ids), clock=lambda: next(clock))
-    yield s
-    s.close()
 
 
 def ev(i: int, **kw) -> Event:
@@ -208,10 +170,22 @@ def test_a_reopened_store_continues_the_chain(durable_target: str) -> None:
     s.close()
 
 
+_TAMPERING = (
+    "UPDATE gg_records SET actor = 'x'", "DELETE FROM gg_records",
+    "INSERT INTO gg_records SELECT seq + 5, seq + 4, id || 'x', hash, body, session, actor,"
+    " kind, decision, tool, rules, ts, NULL FROM gg_records WHERE seq = 1",
+    "UPDATE gg_checkpoints SET note = 'x'", "DELETE FROM gg_checkpoints",
+    "UPDATE gg_nodes SET hash = hash", "DELETE FROM gg_nodes",
+)
+
+
 def test_the_database_refuses_updates_deletes_and_gaps(durable_target: str) -> None:
+    """Records, Merkle nodes and checkpoints: no UPDATE, no DELETE (SQLite and PostgreSQL
+    triggers), no TRUNCATE (PostgreSQL statement triggers), no gap in the sequence."""
     target = durable_target
     s = open_store(target)
     s.append([ev(0), ev(1)])
+    AuditLog(s, signer=Signer.generate("example.org/log")).checkpoint()
     s.close()
     if target.startswith("postgresql"):
         import psycopg
@@ -221,22 +195,21 @@ def test_the_database_refuses_updates_deletes_and_gaps(durable_target: str) -> N
         url, schema = _split_target(target, None)
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(f'SET search_path TO "{schema}"')
-            for sql in ("UPDATE gg_records SET actor = 'x'", "DELETE FROM gg_records",
-                        "INSERT INTO gg_records SELECT seq + 5, seq + 4, id || 'x', hash, body,"
-                        " session, actor, kind, decision, tool, rules, ts, NULL FROM gg_records"
-                        " WHERE seq = 1"):
-                with pytest.raises(psycopg.Error):
+            for sql in (*_TAMPERING, "TRUNCATE gg_records CASCADE",
+                        "TRUNCATE gg_checkpoints", "TRUNCATE gg_nodes", "TRUNCATE gg_head",
+                        "DELETE FROM gg_head"):
+                with pytest.raises(psycopg.Error, match=r"append-only|violates"):
                     conn.execute(sql)
     else:
         conn = sqlite3.connect(target)
         conn.execute("PRAGMA foreign_keys=ON")
-        for sql in ("UPDATE gg_records SET actor = 'x'", "DELETE FROM gg_records",
-                    "INSERT INTO gg_records SELECT seq + 5, seq + 4, id || 'x', hash, body,"
-                    " session, actor, kind, decision, tool, rules, ts, NULL FROM gg_records"
-                    " WHERE seq = 1"):
+        for sql in _TAMPERING:
             with pytest.raises(sqlite3.Error):
                 conn.execute(sql)
         conn.close()
+    s = open_store(target)
+    assert verify_log(s).records == 2 and len(s.checkpoints()) == 1
+    s.close()
 
 
 def test_open_store_rejects_unknown_schemes(tmp_path: Path) -> None:
