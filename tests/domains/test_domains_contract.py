@@ -5,6 +5,7 @@ guard and succeeds, and the guard stops every attack its naive script falls for.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +13,7 @@ from pathlib import Path
 import pytest
 from domain_helpers import SPEC_TYPE, run_reference, spec_type_name
 
-from guardgraph.domains import Domain, Step, load_domain, play
+from guardgraph.domains import Domain, Step, Task, load_domain, play
 from guardgraph.guardrails import Action, Session
 from guardgraph.specs import ast
 
@@ -91,6 +92,12 @@ def test_heldout_is_disjoint_from_train(domain: Domain) -> None:
     assert len({t.seed for t in domain.tasks("all")}) == len(domain.tasks("all"))
     assert set(domain.tasks("all")) == set(train) | set(held)
     assert not any(t.attack for t in domain.tasks("all", attacks=False))
+    # other parameters too, not only other seeds
+    def drawn(tasks: tuple[Task, ...]) -> set[str]:
+        return {t.family + json.dumps(dict(t.params), sort_keys=True) for t in tasks
+                if t.attack is None}
+
+    assert not drawn(train) & drawn(held)
 
 
 def test_attacks_come_in_three_phrasings_per_place(domain: Domain) -> None:
