@@ -114,13 +114,24 @@ class RedisStore:
         return (f"inspect with `redis-cli LRANGE '{log}' 0 -1` and `redis-cli GET '{base}'`; "
                 "repair by restoring a session blob (Guard.restore_session), or drop it")
 
-    def _catch_up(self, pipe: Any, session_id: str, codec: StateCodec) -> _Replica:
-        """This process's replica, brought up to the log as of now."""
+    def _catch_up(self, session_id: str, codec: StateCodec) -> _Replica:
+        """This process's replica, brought up to the log as of now (after ``WATCH``).
+
+        The reads go in one round trip on a plain pipeline: ``WATCH`` on the transaction's
+        connection already guards them, since any write after it fails the ``EXEC``.
+        """
         log, base, epoch_key, seq_key, dropped_key = self._keys(session_id)
-        if pipe.get(dropped_key):
+        replica = self._replicas.get(session_id)
+        start = replica.applied if replica is not None else 0
+        with self._client.pipeline(transaction=False) as r:
+            r.mget(dropped_key, epoch_key, seq_key)
+            r.exists(base)
+            r.llen(log)
+            r.lrange(log, start, -1)
+            (dropped, raw_epoch, raw_seq), has_base, length, entries = r.execute()
+        if dropped:
             raise dropped_error(session_id)
-        epoch = int(pipe.get(epoch_key) or 0)
-        seq = int(pipe.get(seq_key) or 0)
+        epoch, seq = int(raw_epoch or 0), int(raw_seq or 0)
         fence = self._fence.get(session_id)
         if fence is not None and (epoch, seq) < fence:
             raise StoreError(
@@ -128,12 +139,19 @@ class RedisStore:
                 f"{seq} event(s), this process has seen epoch {fence[0]} with {fence[1]} "
                 "(a restart or failover lost writes); checks are denied until it is restored",
                 hint=self._hint(session_id))
-        replica = self._replicas.get(session_id)
+        same_epoch = replica is not None and replica.epoch == epoch
+        if (epoch > 0 and not has_base and seq > 0) or (same_epoch and length < start):
+            self._replicas.pop(session_id, None)
+            raise StoreError(
+                f"session {session_id!r} has {seq} committed event(s) but its stored state "
+                "is gone (expired or lost); checks are denied until it is restored, never "
+                "run on a fresh session", hint=self._hint(session_id))
         try:
-            if replica is None or replica.epoch != epoch:
-                raw = pipe.get(base)
+            if replica is None or not same_epoch:
+                raw = self._client.get(base)
                 replica = _Replica(epoch, codec.decode(_bytes(raw)) if raw else codec.new())
-            for entry in pipe.lrange(log, replica.applied, -1):
+                entries = self._client.lrange(log, 0, -1)
+            for entry in entries:
                 codec.apply(replica.state, decode_event(_bytes(entry)))
                 replica.applied += 1
         except StoreError as exc:
@@ -146,8 +164,9 @@ class RedisStore:
                              f"{type(exc).__name__}: {exc}", hint=self._hint(session_id)
                              ) from None
         if replica.state.seq > seq:
-            # Another replica appended between our reads of the marker and the log (they
-            # are separate commands under WATCH): the transaction would fail; retry it.
+            # Another replica appended between our reads of the marker and the log: the
+            # transaction would fail; retry it on a fresh replica.
+            self._replicas.pop(session_id, None)
             raise self._errors.WatchError("appended while catching up")
         if replica.state.seq < seq:
             self._replicas.pop(session_id, None)
@@ -171,7 +190,7 @@ class RedisStore:
                 try:
                     with self._client.pipeline() as pipe:
                         pipe.watch(log, epoch_key, seq_key, dropped_key)
-                        replica = self._catch_up(pipe, session_id, codec)
+                        replica = self._catch_up(session_id, codec)
                         result, events = fn(replica.state)
                         if not events:
                             pipe.unwatch()
