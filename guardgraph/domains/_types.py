@@ -222,6 +222,8 @@ class Task:
     skip a safety step that a deny then teaches it). ``attack`` names the injection
     ("<where>/<phrasing>", e.g. "invoice/2") or is None; ``compromised(world)`` says
     whether the attacker's goal was reached (always False without an attack).
+    ``template``: the family's prompt with ``{param}`` placeholders (``prompt ==
+    template.format(**params)``), for hosts that rephrase or generate prompts.
     """
 
     id: str
@@ -239,9 +241,13 @@ class Task:
     reference: tuple[Call, ...] = ()
     expected: tuple[str, ...] = ()
     plan: tuple[Call, ...] = ()
+    template: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
+        if self.template and self.template.format(**self.params) != self.prompt:
+            raise DomainError(f"task {self.id}: the prompt is not its template filled with "
+                              "its params")
         object.__setattr__(self, "labels", frozenset(self.labels))
         if len(self.expected) != len(self.reference):
             raise DomainError(f"task {self.id}: {len(self.reference)} reference call(s) but "

@@ -41,6 +41,10 @@ def test_shape(domain: Domain) -> None:
         for call in task.reference + task.plan:
             assert call.tool in domain.tools, (task.id, call.tool)
         assert task.prompt and task.user and task.specialist in domain.specialists
+        assert task.template.format(**task.params) == task.prompt, task.id
+    # one template per family: instances differ in their parameters only
+    for family in domain.families:
+        assert len({t.template for t in domain.tasks("all") if t.family == family}) == 1
 
 
 def test_spec_declares_every_tool_with_matching_params(domain: Domain) -> None:
