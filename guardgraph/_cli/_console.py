@@ -18,7 +18,9 @@ import os
 import shutil
 import sys
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import typer
@@ -34,6 +36,7 @@ __all__ = [
     "console",
     "fail",
     "fail_now",
+    "json_errors",
     "printable",
     "safe_diagnostics",
     "terminal_width",
@@ -42,14 +45,32 @@ __all__ = [
 
 EXIT_BAD_INPUT = 2
 
+# Whether the running verb was given ``--format json`` (set by `json_errors`, which the
+# app wraps around every verb that has a --format option), so that an error raised deep in
+# any verb is JSON without each call site passing it on. A ContextVar, not a global: each
+# invocation (and each thread of a test runner) sees its own value.
+_JSON_ERRORS: ContextVar[bool] = ContextVar("guardgraph_json_errors", default=False)
+
+
+@contextmanager
+def json_errors(enabled: bool) -> Iterator[None]:
+    """Within the block, errors and warnings default to JSON when ``enabled``."""
+    token = _JSON_ERRORS.set(enabled)
+    try:
+        yield
+    finally:
+        _JSON_ERRORS.reset(token)
+
 
 def _stderr() -> TextIO:
     return typer.get_text_stream("stderr")
 
 
-def _emit(level: str, message: str, hint: str | None, as_json: bool,
+def _emit(level: str, message: str, hint: str | None, as_json: bool | None,
           extra: dict[str, object] | None) -> None:
     err = _stderr()
+    if as_json is None:
+        as_json = _JSON_ERRORS.get()
     if as_json:
         doc: dict[str, object] = {"level": level, "message": message}
         if hint:
@@ -63,24 +84,25 @@ def _emit(level: str, message: str, hint: str | None, as_json: bool,
     err.flush()
 
 
-def fail(message: str, hint: str | None = None, *, as_json: bool = False,
+def fail(message: str, hint: str | None = None, *, as_json: bool | None = None,
          exit_code: int = EXIT_BAD_INPUT, **extra: object) -> typer.Exit:
     """Print the error (and hint) to stderr; return the exit to raise (default code 2).
 
     ``as_json``: one JSON object ``{"level": "error", "message", "hint"?, **extra}``
-    (``extra`` may name the diagnostic ``code``, the ``path``, the ``line``).
+    (``extra`` may name the diagnostic ``code``, the ``path``, the ``line``); None: JSON
+    when the running verb was given ``--format json``.
     """
     _emit("error", message, hint, as_json, extra)
     return typer.Exit(exit_code)
 
 
 def fail_now(message: str, *, hint: str | None = None, code: int = EXIT_BAD_INPUT,
-             as_json: bool = False) -> NoReturn:
+             as_json: bool | None = None) -> NoReturn:
     """As `fail`, and exit at once with ``code``."""
     raise fail(message, hint, as_json=as_json, exit_code=code)
 
 
-def warn(message: str, *, as_json: bool = False, **extra: object) -> None:
+def warn(message: str, *, as_json: bool | None = None, **extra: object) -> None:
     """A warning on stderr (``warning: ...``, or a JSON object with level "warning")."""
     _emit("warning", message, None, as_json, extra)
 

@@ -1,9 +1,11 @@
-"""Private: how `--help` names the values each option and argument takes.
+"""Private: conventions applied to every verb of the app, the ones registered later too.
 
-Typer shows a parameter's Python type (``<list[str]>``, ``<int range>``, ``<Path>``); a
-user wants words: ``FILE``, ``N``, ``human|json``. :class:`Group` is the app's group
-class; when typer builds the command tree it relabels every parameter of every verb, the
-ones registered later included, so no verb has to spell out metavars to look right.
+- ``--help`` names the values each option and argument takes in words (``FILE``, ``N``,
+  ``human|json``), where typer would show a Python type (``<list[str]>``, ``<Path>``).
+- A verb given ``--format json`` reports its errors as JSON (`_console.json_errors`).
+
+:class:`Group` is the app's group class: when typer builds the command tree it applies
+both to every verb, so no verb has to spell out metavars or pass the format around.
 """
 
 from datetime import datetime
@@ -11,6 +13,8 @@ from pathlib import PurePath
 from typing import Any, get_args
 
 from typer.core import TyperArgument, TyperGroup, TyperOption
+
+from guardgraph._cli._console import json_errors
 
 __all__ = ["Group", "label"]
 
@@ -57,7 +61,29 @@ class _Argument(TyperArgument):
         return None
 
 
+def _format_of(command: Any, ctx: Any) -> str:
+    for param in command.params:
+        if "--format" in getattr(param, "opts", ()):
+            value = ctx.params.get(param.name)
+            return str(getattr(value, "value", value))
+    return ""
+
+
+def _errors_follow_format(command: Any) -> None:
+    """Run the verb with its errors as JSON when it was given ``--format json``."""
+    invoke = command.invoke
+
+    def invoke_with_format(ctx: Any) -> Any:
+        with json_errors(_format_of(command, ctx).startswith("json")):  # json, jsonl
+            return invoke(ctx)
+
+    command.invoke = invoke_with_format
+
+
 def _relabel(command: Any) -> None:  # typer's own click command classes
+    if not getattr(command, "commands", None) and any(
+            "--format" in getattr(p, "opts", ()) for p in command.params):
+        _errors_follow_format(command)
     for param in command.params:
         if type(param) is TyperOption:
             param.__class__ = _Option

@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import typer.main
@@ -94,3 +95,16 @@ def test_an_internal_error_is_one_message_and_exit_70() -> None:
     assert json.loads(proc.stderr) == {
         "level": "error", "message": "internal error: RuntimeError: kaput",
         "hint": "this is a bug in guardgraph; please report it"}
+
+
+def test_every_verb_with_format_json_reports_errors_as_json(tmp_path: Path) -> None:
+    missing = str(tmp_path / "missing")
+    cases = [["lint", missing], ["fmt", missing], ["diff", missing, missing],
+             ["check-trace", "--spec", missing, missing], ["audit", "verify", missing]]
+    for args in cases:
+        result = runner.invoke(app, [*args, "--format", "json"])
+        assert result.exit_code == 2, (args, result.output)
+        error = json.loads(result.stderr)
+        assert error["level"] == "error" and "missing" in error["message"], args
+        text = runner.invoke(app, args)
+        assert text.stderr.startswith("error: "), (args, text.stderr)
