@@ -12,6 +12,7 @@
 * Graph proofs: `topology_of`, `properties_from_spec`, `prove`.
 """
 
+from guardgraph.orchestrator._backends import Backends, open_backends
 from guardgraph.orchestrator._records import (
     SpanIds,
     record_approval_answer,
@@ -49,6 +50,7 @@ __all__ = [
     "AgentGraph",
     "AgentState",
     "ApprovalAnswer",
+    "Backends",
     "GraphBuildError",
     "GraphProperty",
     "GraphTopology",
@@ -59,6 +61,7 @@ __all__ = [
     "PropertyKind",
     "SpanIds",
     "approval_request",
+    "open_backends",
     "parse_answer",
     "pending_approvals",
     "properties_from_spec",

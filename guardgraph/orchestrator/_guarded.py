@@ -75,6 +75,7 @@ class _Go:
 
     request: ToolCallRequest
     thread: str
+    session_id: str  # the guard's session: the thread id unless a session factory says
     agent: str
     tool: str
     call_id: str
@@ -104,7 +105,7 @@ class GuardedCalls:
         # Called with (thread id, state) before each call: AgentGraph restores the guard's
         # session from the checkpoint here after a restart.
         self.on_enter: Callable[[str, Any], None] | None = None
-        # Called with the thread id after each commit and each recorded result.
+        # Called with the guard session id after each commit and each recorded result.
         self.on_commit: Callable[[str], None] | None = None
 
     # -- the two halves around the tool --------------------------------------------------
@@ -194,7 +195,7 @@ class GuardedCalls:
                                      decision=str(verdict.decision),
                                      rules=tuple(verdict.rules))
             if self.on_commit is not None:
-                self.on_commit(thread)
+                self.on_commit(session.id)
             ledger.start(thread, call_id, tool)
             executed = rec.record_execution(self.audit, verdict, session=thread, agent=agent,
                                             after=(decided,), span=ids)
@@ -206,7 +207,8 @@ class GuardedCalls:
 
         checked = cast("dict[str, Any]", json_value(verdict.subject.args))
         run = request.override(tool_call={**call, "args": checked})
-        return _Go(request=run, thread=thread, agent=agent, tool=tool, call_id=call_id,
+        return _Go(request=run, thread=thread, session_id=session.id, agent=agent, tool=tool,
+                   call_id=call_id,
                    verdict=verdict, ledger=ledger, executed_id=executed)
 
     def _approve(self, verdict: Verdict, action: Any, session: Session,
@@ -257,12 +259,12 @@ class GuardedCalls:
         output = message.artifact if message is not None and message.artifact is not None \
             else content
         try:
-            trusted = self.guard.record_result(go.thread, go.call_id, output)
+            trusted = self.guard.record_result(go.session_id, go.call_id, output)
             rec.record_result(self.audit, session=go.thread, agent=go.agent, tool=go.tool,
                               call_id=go.call_id, output=output, trusted=bool(trusted),
                               after=(go.executed_id,), span=span.ids)
             if self.on_commit is not None:
-                self.on_commit(go.thread)
+                self.on_commit(go.session_id)
         except GraphBubbleUp:
             raise
         except Exception as exc:

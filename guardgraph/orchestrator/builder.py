@@ -242,10 +242,11 @@ def _router_node(route: Callable[[Mapping[str, Any]], str] | None, targets: tupl
         try:
             with agent_span(ROUTER, thread) as ids:
                 carrier.enter(thread, state)
-                tell_user_messages(guard, audit, thread, list(state.get("messages", ())), told)
+                session = session_of(thread, state, config)
+                tell_user_messages(guard, audit, session.id, list(state.get("messages", ())),
+                                   told)
                 target = route(state) if route is not None else targets[0]
-                verdict = _check_route(guard, audit, session_of(thread, state, config),
-                                       state, target, ids)
+                verdict = _check_route(guard, audit, thread, session, state, target, ids)
         except GraphBubbleUp:
             raise
         except Exception as exc:  # fail closed: a guard or log that cannot decide denies
@@ -269,14 +270,16 @@ def _routes(state: AgentState) -> int:
     return int(state.get("routes", 0) or 0)
 
 
-def _check_route(guard: Guard, audit: AuditLog | None, session: Any, state: AgentState,
-                 target: str, ids: Any) -> Any:
-    """The guard's verdict on routing to ``target`` (an action of the router), audited."""
+def _check_route(guard: Guard, audit: AuditLog | None, thread: str, session: Any,
+                 state: AgentState, target: str, ids: Any) -> Any:
+    """The guard's verdict on routing to ``target`` (an action of the router), audited
+    under the thread; checked in the guard's session (which several threads may share,
+    hence the thread in the call id)."""
     from guardgraph.guardrails import Action
 
-    call_id = f"route-{_routes(state) + 1}"
-    thread = session.id
-    if _routes(state) == 0:
+    n = _routes(state) + 1
+    call_id = f"route-{n}" if session.id == thread else f"{thread}/route-{n}"
+    if n == 1:
         task = state.get("task") or {}
         first = next((m for m in state.get("messages", ()) if isinstance(m, HumanMessage)),
                      None)
