@@ -1,46 +1,43 @@
-"""The fast path is Z3's answer: generated specs, histories and actions, every rule.
+"""The fast path is Z3's answer: generated specs, generated inputs, every rule.
 
 For each generated spec (a small grammar over two tools: arithmetic, strings, sets,
-quantifiers, aggregates in windows, past-time operators, facts, optional arguments) the
-guard replays a generated history and then, for a generated action, compares per rule
-whether the rule fires according to the compiled Python and according to Z3 (the closed
-formula decided by a solver). The monitor's ``where`` filters are compared the same way
-on every history event. The verdict must also be a deny whenever Z3 cannot decide.
+quantifiers, aggregates in windows, past-time operators, an earlier call's argument values
+(`s in t2.s`), facts, optional arguments, enums, literals that NFKC changes) every rule is
+compiled to Python and, for generated values of every input it reads, its verdict is
+compared with Z3's (the closed formula decided by a solver). Any disagreement fails the
+test, and so does a case where the fast path decides and Z3 cannot: there is no expected
+failure. The monitor's ``where`` filters are compared the same way.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from fractions import Fraction
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from guardgraph.guardrails import Action, Guard, Session
-from guardgraph.guardrails._check import Checker, read_context
+from guardgraph.guardrails import compile_policy
+from guardgraph.guardrails._compile import CompiledPolicy, Input, InputKind
 from guardgraph.guardrails._evaluate import decide
-from guardgraph.guardrails._fastpath import Unsupported, compile_term
+from guardgraph.guardrails._fastpath import Unsupported, compile_rules, compile_term
 from guardgraph.guardrails._program import z3_assignment
-from guardgraph.guardrails._session_state import Codec, write_blob
-from guardgraph.specs import ast
+from guardgraph.specs import ast, load_text
 
 HEADER = """spec gen version 1
-tool t1(a: int, b: real, s: str, xs: list[int], note: str?)
+enum Color = "red" | "green" | "ｂｌｕｅ"
+tool t1(a: int, b: real, s: str, xs: list[int], note: str?, c: Color)
 tool t2(n: int, s: str)
 fact F: set[str]
 fact K: int
 """
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-T0 = datetime(2026, 5, 1, tzinfo=UTC)
 
 ints = st.integers(-20, 20).map(str)
 reals = st.sampled_from(["0.5", "2.25", "10.0", "0.1", "3"])
-strs = st.sampled_from(['"a"', '"ab"', '"x"', '""', '"b\\\\c"', '"é"'])
+strs = st.sampled_from(['"a"', '"ab"', '"x"', '""', '"b\\\\c"', '"é"', '"ｘ"', '"ﬁ"'])
 
 int_atom = st.one_of(
     st.sampled_from(["a", "len(s)", "len(xs)", "K", "count(t1 within 1h)",
                      "count(t2 where n > 3 within 24h)", "count(any)",
-                     "sum(t2.n within 10m)", "max(t2.n within 1h)", "min(t1.a)"]),
+                     "sum(t2.n within 10m)", "max(t2.n within 1h)", "min(t1.a)",
+                     "len(t2.s)"]),
     ints,
 )
 real_atom = st.one_of(st.sampled_from(["b", "sum(t1.b within 24h)", "max(t1.b)"]), reals)
@@ -69,7 +66,9 @@ bool_atom = st.one_of(
         "once(t2 where n > 3)", "once(t2 within 30m)", "historically(t1)",
         "previously(t2 where s == \"a\")", "since(not t2, t1)", "present(note)",
         "forall x in xs: x > K", "exists x in xs: x % 2 == 0", "len(F) > 1",
-        "exists x in xs: x == a", 'note == "ok"',
+        "exists x in xs: x == a", 'note == "ok"', "s in t2.s", "s not in t2.s",
+        "a in t2.n", "exists x in xs: x in t2.n", 'c == "blue"', 'c in {"red", "green"}',
+        "once(t2 where n == n)",
     ]),
 )
 bool_expr = st.recursive(
@@ -94,70 +93,106 @@ def specs(draw: st.DrawFn) -> str:
     return HEADER + "".join(rules)
 
 
-text = st.text(alphabet="abcxé\\ ", max_size=4)
-real_values = st.one_of(st.integers(-30, 30), st.fractions(max_denominator=8).filter(
-    lambda q: abs(q) < 100), st.sampled_from([0.1, 2.5, -1.75]))
-t1_args = st.fixed_dictionaries(
-    {"a": st.integers(-30, 30), "b": real_values, "s": text,
-     "xs": st.lists(st.integers(-5, 10), max_size=4)},
-    optional={"note": st.sampled_from(["ok", "no", ""])})
-t2_args = st.fixed_dictionaries({"n": st.integers(-5, 10), "s": text})
-events = st.lists(st.tuples(st.sampled_from(["t1", "t2"]), st.integers(0, 200)), max_size=8)
+text = st.text(alphabet="abcxé\\ ｘ", max_size=4)
+reals_v = st.one_of(st.integers(-30, 30), st.fractions(max_denominator=8).filter(
+    lambda q: abs(q) < 100))
+_P = ast.Primitive
 
 
-@settings(max_examples=120, deadline=None,
+def _value(t: ast.TypeExpr, policy: CompiledPolicy) -> st.SearchStrategy[object]:
+    """Values of a DSL type, in the guard's representation (Fraction for reals, tuples
+    for lists, frozensets for sets)."""
+    if isinstance(t, ast.OptionalType):
+        return _value(t.inner, policy)
+    if isinstance(t, ast.PrimType):
+        return {_P.INT: st.integers(-30, 30), _P.REAL: reals_v, _P.BOOL: st.booleans(),
+                _P.STR: text}[t.name]
+    if isinstance(t, ast.ListType):
+        return st.lists(_value(t.element, policy), max_size=4).map(tuple)
+    if isinstance(t, ast.SetType):
+        element = st.sampled_from(["a", "ab", "x", "q", ""]) if t.element == ast.PrimType(
+            name=_P.STR) else _value(t.element, policy)
+        return st.frozensets(element, max_size=4)
+    values = policy.enum_values(t)
+    assert values is not None, t
+    return st.sampled_from(values)
+
+
+def _env(data: st.DataObject, policy: CompiledPolicy, inputs: list[Input]) -> dict[str, object]:
+    """A value for every input, consistent the way the guard makes them: an absent optional
+    argument and an undefined history term read as their type's zero value; a size is the
+    size of its set."""
+    env: dict[str, object] = {}
+    by_key = {i.key: i for i in inputs}
+    for inp in inputs:
+        if inp.kind in (InputKind.SIZE, InputKind.PRESENT, InputKind.DEFINED):
+            continue
+        env[inp.key] = data.draw(_value(inp.type, policy), label=inp.key)
+    for inp in inputs:
+        if inp.kind is InputKind.PRESENT:
+            given = data.draw(st.booleans(), label=inp.key)
+            env[inp.key] = given
+            arg = f"arg:{inp.tool}.{inp.path[0]}"
+            if not given and arg in env:
+                env[arg] = ""  # the only optional argument generated is a str
+        elif inp.kind is InputKind.DEFINED:
+            defined = data.draw(st.booleans(), label=inp.key)
+            env[inp.key] = defined
+            value = by_key.get("mon:" + inp.key[4:])
+            if not defined and value is not None:
+                env[value.key] = _zero(value.type)
+    for inp in inputs:
+        if inp.kind is InputKind.SIZE:
+            base = env.get(inp.path[0])
+            assert isinstance(base, frozenset), inp
+            env[inp.key] = len(base)
+    return env
+
+
+def _zero(t: ast.TypeExpr) -> object:
+    if isinstance(t, ast.SetType):
+        return frozenset()
+    if isinstance(t, ast.PrimType):
+        return {_P.INT: 0, _P.REAL: 0, _P.BOOL: False, _P.STR: ""}[t.name]
+    raise AssertionError(t)
+
+
+def _inputs(policy: CompiledPolicy, rules: list) -> list[Input]:  # type: ignore[type-arg]
+    found: dict[str, Input] = {}
+    for r in rules:
+        for inp in r.inputs:
+            found[inp.key] = inp
+            if inp.kind is InputKind.SIZE:
+                found[inp.path[0]] = policy.inputs[inp.path[0]]
+            if inp.kind is InputKind.DEFINED:
+                found["mon:" + inp.key[4:]] = policy.inputs["mon:" + inp.key[4:]]
+    return list(found.values())
+
+
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-@given(spec=specs(), history=events, data=st.data(),
-       facts=st.fixed_dictionaries({"F": st.frozensets(st.sampled_from(["a", "ab", "q"])),
-                                    "K": st.integers(-3, 5)}))
-def test_fast_path_agrees_with_z3(spec: str, history: list[tuple[str, int]],
-                                  data: st.DataObject, facts: dict[str, object]) -> None:
-    guard = Guard.from_text(spec, facts=facts)
-    runtime = guard.policy.runtime()
-    policy = runtime.compiled
-    checker = Checker(runtime, solver_timeout_ms=2000)
-    codec = Codec(runtime)
-    # The history is what ran, whatever the rules say: it is folded straight into a state.
-    state = codec.new()
-    session_id = "diff"
-    minute = 0
-    for i, (tool, gap) in enumerate(history):
-        minute += gap
-        args = data.draw(t1_args if tool == "t1" else t2_args)
-        _check_where_filters(guard, tool, args)
-        done = checker.prepare(Action(tool=tool, args=args, call_id=f"h{i}"))
-        now_us = (T0 + timedelta(minutes=minute) - EPOCH) // timedelta(microseconds=1)
-        codec.apply(state, ("call", tool, dict(done.args), now_us, f"h{i}", "-"))
-    guard.restore_session(write_blob(session_id, guard.policy.sha256, codec.encode(state)))
-    action = Action(tool="t1", args=data.draw(t1_args), call_id="now")
-    session = Session(id=session_id, now=T0 + timedelta(minutes=minute + data.draw(
-        st.integers(0, 120))))
-    prog = runtime.programs["t1"]
-    prepared = checker.prepare(action)
-    facts_env = {f"fact:{name}": v for name, v in (
-        ("F", frozenset(facts["F"])), ("K", facts["K"]))  # type: ignore[call-overload]
-        if any(key == f"fact:{name}" for key, _, _ in prog.facts)}
-    now = (session.now - EPOCH) // timedelta(microseconds=1)  # type: ignore[operator]
-    env = checker._env(prog, prepared, prepared.args, "now", read_context(session, None),
-                       facts_env, state, now, None)
-    fast = prog.fires(env)
-    for rule, got in zip(prog.rules, fast, strict=True):
-        reference = decide(rule.fires, z3_assignment(policy, rule.inputs, env))
-        if got is not None:
-            assert reference is not None, f"Z3 undecided where fast path said {got}: {rule}"
+@given(spec=specs(), data=st.data())
+def test_fast_path_agrees_with_z3(spec: str, data: st.DataObject) -> None:
+    loaded = load_text(spec)
+    assert loaded.spec is not None, [d.message for d in loaded.diagnostics]
+    policy = compile_policy(loaded.spec)
+    rules = list(policy.rules_for("t1"))
+    fires, _ = compile_rules([(r.applies, r.require) for r in rules], name="t1")
+    inputs = _inputs(policy, rules)
+    for _ in range(3):
+        env = _env(data, policy, inputs)
+        fast = fires(env)
+        for rule, got in zip(rules, fast, strict=True):
+            if got is None:
+                continue  # the guard asks Z3 itself for this rule
+            reference = decide(rule.fires, z3_assignment(policy, rule.inputs, env))
+            assert reference is not None, f"Z3 undecided where the fast path said {got}: {spec}"
             assert bool(got) == reference, (rule.rule.name, env, spec)
-    verdict = guard.evaluate(action, session)
-    fired = {r.rule.name for r, f in zip(prog.rules, fast, strict=True)
-             if f or (f is None and decide(r.fires, z3_assignment(
-                 policy, r.inputs, env)) is not False)}
-    assert verdict.allowed == (not fired), (verdict, fired)
+    _check_where_filters(policy, data)
 
 
-def _check_where_filters(guard: Guard, tool: str, args: dict[str, object]) -> None:
-    policy = guard.policy.runtime().compiled
+def _check_where_filters(policy: CompiledPolicy, data: st.DataObject) -> None:
     spec = policy.spec
-    decl = spec.tool(tool)
-    assert decl is not None
     for inp in policy.inputs.values():
         node = inp.node
         patterns = []
@@ -166,10 +201,13 @@ def _check_where_filters(guard: Guard, tool: str, args: dict[str, object]) -> No
         elif isinstance(node, ast.Since):
             patterns = [node.held, node.anchor]
         for p in patterns:
-            if p.where is None or p.tool != tool:
+            if p.where is None or p.tool is None:
                 continue
+            decl = spec.tool(p.tool)
+            assert decl is not None
+            env = {f"arg:{p.tool}.{q.name}": data.draw(_value(q.type, policy))
+                   for q in decl.params}
             term = policy.where(p)
-            env = {f"arg:{tool}.{k}": _exact(v) for k, v in args.items()}
             try:
                 fast = bool(compile_term(term)(env))
             except Unsupported:
@@ -177,22 +215,14 @@ def _check_where_filters(guard: Guard, tool: str, args: dict[str, object]) -> No
             assert fast == decide(term, z3_assignment(policy, policy.inputs.values(), env))
 
 
-def _exact(v: object) -> object:
-    if isinstance(v, float):
-        return Fraction(repr(v))
-    if isinstance(v, list):
-        return tuple(v)
-    return v
-
-
 def test_string_escapes_reach_z3_verbatim() -> None:
     """``z3.StringVal`` reads ``\\u{61}`` as ``a``; a value must reach Z3 as written."""
-
-    guard = Guard.from_text('spec e version 1\ntool t(s: str)\nrule r:\n  on t\n'
-                            '  require s != "a"\n')
-    runtime = guard.policy.runtime()
-    (rule,) = runtime.compiled.rules_for("t")
+    loaded = load_text('spec e version 1\ntool t(s: str)\nrule r:\n  on t\n'
+                       '  require s != "a"\n')
+    assert loaded.spec is not None
+    policy = compile_policy(loaded.spec)
+    (rule,) = policy.rules_for("t")
+    fires, _ = compile_rules([(rule.applies, rule.require)], name="t")
     env = {"arg:t.s": "\\u{61}"}
-    fast = runtime.programs["t"].fires(env)[0]
-    reference = decide(rule.fires, z3_assignment(runtime.compiled, rule.inputs, env))
-    assert fast == reference  # any disagreement fails: no expected-failure escape hatch
+    assert fires(env) == [0]
+    assert decide(rule.fires, z3_assignment(policy, rule.inputs, env)) is False
