@@ -49,11 +49,14 @@ def format_spec(file: ast.SpecFile) -> str:
     for k, inc in enumerate(file.includes):
         if k == 0 or _blank_before(inc.comments):
             out.append("")
-        out += [*_comment_lines(inc.comments), f"include {quote(inc.path)}"]
+        out += [*_comment_lines(inc.comments),
+                _with_end(f"include {quote(inc.path)}", inc.end_comments, "")]
     previous: str | None = None
     previous_kind: type | None = None
     for item in file.items:
         text = _item(item)
+        if not isinstance(item, ast.Rule):
+            text = _with_end(text, item.end_comments, "")
         together = (
             previous is not None
             and type(item) is previous_kind
@@ -71,6 +74,15 @@ def format_spec(file: ast.SpecFile) -> str:
     if trailing:
         out += ["", *trailing]
     return "\n".join(out) + "\n"
+
+
+def _with_end(text: str, ends: tuple[tuple[str, str], ...], clause: str | None) -> str:
+    """``text`` with the end-of-line comments of ``clause`` (None: all of them) after its
+    last line, as the author had them."""
+    mine = [c for key, c in ends if clause is None or key == clause]
+    if not mine:
+        return text
+    return f"{text}  {' '.join(mine)}"
 
 
 def _blank_before(comments: tuple[str, ...]) -> bool:
@@ -133,17 +145,27 @@ def _listing(head: str, parts: list[str], tail: str) -> str:
 
 
 def _rule(rule: ast.Rule) -> str:
-    lines = [f"rule {rule.name}:", f"{_INDENT}on {', '.join(rule.targets)}"]
+    ends = rule.end_comments
+    lines = [_with_end(f"rule {rule.name}:", ends, "rule"),
+             _with_end(f"{_INDENT}on {', '.join(rule.targets)}", ends, "on")]
     if rule.when is not None:
-        lines.append(_clause("when", rule.when))
-    lines.append(_clause("require", rule.require))
+        lines.append(_with_end(_clause("when", rule.when), ends, "when"))
+    lines.append(_with_end(_clause("require", rule.require), ends, "require"))
+    written = {"rule", "on", "when", "require"} if rule.when is not None else {
+        "rule", "on", "require"}
     if rule.otherwise is not ast.Decision.DENY or rule.message is not None:
         otherwise = f"{_INDENT}else {rule.otherwise.value}"
         if rule.message is not None:
             otherwise += f" {quote(rule.message)}"
-        lines.append(otherwise)
+        lines.append(_with_end(otherwise, ends, "else"))
+        written.add("else")
     if rule.repair:
-        lines.append(f"{_INDENT}repair {', '.join(rule.repair)}")
+        lines.append(_with_end(f"{_INDENT}repair {', '.join(rule.repair)}", ends, "repair"))
+        written.add("repair")
+    # A comment on a clause that has no line of its own (`else deny` is the default, so
+    # it is not written) stays on the line before, never lost.
+    lost = tuple(("", c) for key, c in ends if key not in written)
+    lines[-1] = _with_end(lines[-1], lost, "")
     return "\n".join(lines)
 
 

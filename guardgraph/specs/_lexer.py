@@ -72,6 +72,7 @@ class Comment:
     text: str
     start: int
     line: int
+    trailing: bool = False  # code precedes it on its line (an end-of-line comment)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -236,7 +237,9 @@ def tokenize(text: str, *, path: str, keywords: Mapping[str, str]) -> Lexed:
                     diags.append(_bad_escape(esc, path, line, col + 1 + offset))
                     error_offsets.append(start)
         elif kind == "comment":
-            comments.append(Comment(text=value.rstrip(), start=start, line=line))
+            trailing = bool(tokens) and tokens[-1].end_line == line
+            comments.append(Comment(text=value.rstrip(), start=start, line=line,
+                                    trailing=trailing))
         else:
             diags.append(
                 Diagnostic(

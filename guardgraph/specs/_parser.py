@@ -45,6 +45,9 @@ from guardgraph.specs.diagnostics import Diagnostic
 __all__ = ["MAX_ERRORS", "grammar_text", "keywords", "parse"]
 
 _ITEM_KEYWORDS: Final = frozenset({"SPEC", "INCLUDE", "TYPE", "ENUM", "FACT", "CONST", "RULE"})
+# The keywords that open a rule's clauses: an end-of-line comment belongs to the clause
+# whose keyword comes last before it.
+_CLAUSES: Final = frozenset({"RULE", "ON", "WHEN", "REQUIRE", "ELSE", "REPAIR"})
 _DECLS: Final = (ast.RecordDecl, ast.EnumDecl, ast.ToolDecl, ast.FactDecl, ast.ConstDecl, ast.Rule)
 
 
@@ -112,6 +115,8 @@ def parse(
                 end=last.end_pos or 0,
                 first_line=first.line or 1,
                 last_line=last.end_line or 1,
+                clauses=tuple((t.start_pos or 0, t.value) for t in seg if t.type in _CLAUSES)
+                if isinstance(node, ast.Rule) else (),
             )
         )
         nodes.append(node)
@@ -120,12 +125,15 @@ def parse(
     errors = capped(sorted(diags, key=position))
     if errors or header is None:
         return None, tuple(errors)
-    per_node, trailing = _attach_comments(lexed.comments, owners, lexed.end.line or 1)
+    per_node, ends, trailing = _attach_comments(lexed.comments, owners, lexed.end.line or 1)
     attached = [
-        dataclasses.replace(n, comments=tuple(c)) if c and not isinstance(n, Header) else n
-        for n, c in zip(nodes, per_node, strict=True)
+        dataclasses.replace(n, comments=tuple(c), end_comments=tuple(e))
+        if (c or e) and not isinstance(n, Header) else n
+        for n, c, e in zip(nodes, per_node, ends, strict=True)
     ]
-    leading = per_node[0]  # the header is node 0 whenever parsing succeeded
+    # the header is node 0 whenever parsing succeeded; a comment after it on its line
+    # stays with the file's leading comments, as before
+    leading = per_node[0] + [text for _, text in ends[0]]
     spec = ast.SpecFile(
         name=header.name,
         version=header.version,
@@ -181,25 +189,32 @@ class _Owner:
     end: int
     first_line: int
     last_line: int
+    clauses: tuple[tuple[int, str], ...] = ()  # a rule's clause keywords: (offset, word)
 
 
 def _attach_comments(
     comments: tuple[Comment, ...], owners: list[_Owner], last_line: int
-) -> tuple[list[list[str]], list[str]]:
-    """Each item's comments, and the file's trailing ones (see the module docstring).
+) -> tuple[list[list[str]], list[list[tuple[str, str]]], list[str]]:
+    """Each item's comments, its end-of-line comments (by clause), and the file's trailing
+    ones (see the module docstring).
 
     An empty string in the result stands for blank lines between an item's leading
     comments, or before them (the item opens a new group), so the formatter keeps
     paragraphs of comments and groups of declarations the way the author spaced them.
     """
     inner: list[list[str]] = [[] for _ in owners]
+    ends: list[list[tuple[str, str]]] = [[] for _ in owners]
     leading: list[dict[int, str]] = [{} for _ in owners]
     tail: dict[int, str] = {}
     starts = [o.start for o in owners]
     for com in comments:
         i = bisect.bisect_right(starts, com.start) - 1  # the last item starting before it
         if i >= 0 and (com.start < owners[i].end or com.line == owners[i].last_line):
-            inner[i].append(com.text)
+            if com.trailing:
+                clause = [word for offset, word in owners[i].clauses if offset < com.start]
+                ends[i].append((clause[-1] if clause else "", com.text))
+            else:
+                inner[i].append(com.text)
         elif i + 1 < len(owners):
             leading[i + 1][com.line] = com.text
         else:
@@ -214,7 +229,7 @@ def _attach_comments(
         trailing.pop()
     while trailing and trailing[0] == "":
         trailing.pop(0)
-    return per_node, trailing
+    return per_node, ends, trailing
 
 
 def _gap(lines: dict[int, str], lo: int, hi: int) -> list[str]:

@@ -386,6 +386,8 @@ class RecordDecl:
     name: str
     fields: tuple[Field, ...]
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -396,6 +398,8 @@ class EnumDecl:
     name: str
     values: tuple[str, ...]
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -421,6 +425,8 @@ class ToolDecl:
     untrusted: bool = False
     untrusted_fields: tuple[str, ...] = ()
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -431,6 +437,8 @@ class FactDecl:
     name: str
     type: TypeExpr
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -441,6 +449,8 @@ class ConstDecl:
     name: str
     value: Expr
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
 
@@ -469,6 +479,8 @@ class Rule:
     message: str | None = None
     repair: tuple[str, ...] = ()
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -484,6 +496,8 @@ class Rule:
 class Include:
     path: str
     comments: tuple[str, ...] = field(default=(), compare=False)
+    # End-of-line comments by clause (`require`, `else`, ...; "" for a declaration)
+    end_comments: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     span: Span | None = field(default=None, compare=False, repr=False)
 
 

@@ -110,23 +110,49 @@ def test_comments_are_kept_and_rule_body_comments_move_above() -> None:
         "spec t version 1\n"
         "tool f(a: int)  # the tool\n"
         "rule r:\n"
+        "  # about the target\n"
         "  on f     # which tool\n"
         "  require a > 1\n"
         "# the end\n"
     )
+    # an end-of-line comment stays on its line (issue #10), one on a line of its own
+    # inside a rule moves above the rule
     assert roundtrip(text) == (
         "# policy for payments\n"
         "spec t version 1\n"
         "\n"
-        "# the tool\n"
-        "tool f(a: int)\n"
+        "tool f(a: int)  # the tool\n"
         "\n"
+        "# about the target\n"
         "rule r:\n"
-        "  on f\n"
+        "  on f  # which tool\n"
         "  require a > 1\n"
         "\n"
         "# the end\n"
-    ).replace("rule r:\n", "# which tool\nrule r:\n")
+    )
+
+
+def test_end_of_line_comments_stay_with_their_clause() -> None:
+    text = (
+        "spec t version 1  # header\n"
+        'include "x.spec"  # shared rules\n'
+        "const cap = 5000 # the cap\n"
+        "rule r:  # about r\n"
+        "  on f\n"
+        "  when a > 0\n"
+        "  require a < cap and # first\n"
+        "    a != 3  # second\n"
+        "  else deny  # the default, not written\n"
+        "  repair a  # nearest value\n"
+    )
+    out = roundtrip(text)
+    assert out.startswith("# header\nspec t version 1\n")
+    assert 'include "x.spec"  # shared rules\n' in out
+    assert "const cap = 5000  # the cap\n" in out
+    assert "rule r:  # about r\n" in out
+    assert "  require a < cap and a != 3  # first # second\n" in out
+    assert "  repair a  # nearest value  # the default, not written\n" in out
+    assert roundtrip(out) == out
 
 
 def test_long_lines_are_broken() -> None:

@@ -318,9 +318,11 @@ def test_comments_attach_to_items() -> None:
     spec, diags = parse(text)
     assert spec is not None, diags
     assert spec.comments == ("# file comment", "# on the header")
-    assert spec.items[0].comments == ("# about f", "# trailing on f")
+    assert spec.items[0].comments == ("# about f",)
+    assert spec.items[0].end_comments == (("", "# trailing on f"),)
     # "" marks the blank line: r opens a new group
-    assert spec.items[1].comments == ("", "# about r", "# inside r")
+    assert spec.items[1].comments == ("", "# about r")
+    assert spec.items[1].end_comments == (("on", "# inside r"),)
     assert spec.trailing_comments == ("# at the end",)
 
 
