@@ -304,3 +304,19 @@ def test_missing_spec_file_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 2 and "nope.spec" in err and "Traceback" not in err
     code, _, err = run("--spec", str(tmp_path / "nope.spec"), "--format", "json", TRACE)
     assert code == 2 and json.loads(err)["level"] == "error"
+
+
+def test_an_approval_that_the_rules_do_not_accept_is_reported(tmp_path: Path) -> None:
+    # This escalation does not test `approved`: a human's yes cannot make the call allowed,
+    # so the replay says so, and the call (and its output) count as not executed.
+    spec = tmp_path / "s.spec"
+    spec.write_text('spec s version 1\ntool read_file(path: str) -> str untrusted\n'
+                    'rule user_paths:\n  on read_file\n  require from_user(path)\n'
+                    '  else escalate "only paths the user gave"\n')
+    line = _line("a", _call("r", "read_file", path="/etc/motd"), _result("r", "hello"))
+    code, out, err = run("--spec", str(spec), _trace(tmp_path, line))
+    assert code == 0
+    (row,) = [json.loads(x) for x in out.splitlines()]
+    assert row["decision"] == "escalate" and row["approval"]["decision"] == "escalate"
+    assert "does not allow it even approved" in err
+    assert "which the guard did not allow; ignored" in err
