@@ -271,7 +271,7 @@ class Replay:
             elif isinstance(event, TraceResult):
                 yield from self._result(number, i, sid, event, calls)
             else:
-                ran = event.approved or any(j > i for j in result_at.get(event.id, ()))
+                ran = any(j > i for j in result_at.get(event.id, ()))
                 yield from self._call(number, i, line, event, calls, ran)
         if not self._continue:
             self._guard.drop_session(sid)
@@ -279,6 +279,7 @@ class Replay:
 
     def _call(self, number: int, i: int, line: TraceLine, event: TraceCall | TraceRoute,
               calls: _Calls, ran: bool) -> Iterator[ReplayStep | TraceIssue]:
+        """``ran``: a result for this call follows it in the line (so it was executed)."""
         sid = line.session
         tool = "route" if isinstance(event, TraceRoute) else event.tool
         if not event.id:
@@ -309,7 +310,7 @@ class Replay:
                           verdict=verdict, approval=approval, approved=approved,
                           warnings=tuple((r, self._warn.get(r, r)) for r in final.warnings))
         yield step
-        if approval is not None and not final.executable:
+        if approval is not None and ran and not final.executable:
             yield TraceIssue(line=number, event=i, session=sid, call_id=event.id,
                              message=f"call {event.id!r} ran after approval, but the guard "
                                      f"does not allow it even approved ({final.decision}: "
