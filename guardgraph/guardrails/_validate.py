@@ -86,6 +86,8 @@ def _typed(value: object, t: ast.TypeExpr, spec: ast.Spec, path: str) -> object:
             if type(value) is not str:
                 raise BadValue(path, "str", value)
             return value
+        case ast.PrimType(name=ast.Primitive.JSON):
+            return value  # `json`: any frozen value; no rule looks into it (language work)
         case ast.NamedType(name=n):
             enum = spec.enum(n)
             if enum is not None:
@@ -165,6 +167,8 @@ def zero(t: ast.TypeExpr, spec: ast.Spec) -> object:
             return False
         case ast.PrimType(name=ast.Primitive.STR):
             return ""
+        case ast.PrimType(name=ast.Primitive.JSON):
+            return None
         case ast.ListType():
             return ()
         case ast.SetType():

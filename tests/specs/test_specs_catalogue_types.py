@@ -48,3 +48,17 @@ def test_json_values_are_opaque_to_every_operator() -> None:
 def test_a_keyword_is_still_a_keyword_where_a_name_cannot_stand() -> None:
     _, diags = parse("spec s version 1\ntool f(x: str)\nrule type:\n  on f\n  require true\n")
     assert diags and diags[0].code == "GG101"
+
+
+def test_the_guard_accepts_any_json_value_for_a_json_argument() -> None:
+    from datetime import UTC, datetime
+
+    from guardgraph.guardrails import Action, Decision, Guard, Policy, Session
+
+    guard = Guard(Policy.from_text(CATALOGUE.replace("  when present(options)\n", "")))
+    session = Session(id="s", now=datetime(2026, 5, 1, tzinfo=UTC))
+    args = {"url": "https://x", "body": {"a": [1, {"b": None}]}, "type": "t"}
+    verdict = guard.evaluate(Action(tool="post", args=args, call_id="c1"), session)
+    # result(post) is undefined before the first call, so the rule denies; the json
+    # argument itself is accepted (no GG404)
+    assert verdict.decision is Decision.DENY and verdict.rules == ("r",)
