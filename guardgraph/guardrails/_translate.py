@@ -20,7 +20,7 @@ from guardgraph.guardrails._errors import CompileError
 from guardgraph.guardrails._inputs import Input, InputTable
 from guardgraph.guardrails._regex import regex_to_z3
 from guardgraph.guardrails._z3sorts import Sorts, string_val
-from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY, ast, literal_text
+from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY, Types, ast, literal_text
 from guardgraph.specs import format_expr as expr_text
 
 __all__ = ["Scope", "Translator", "iter_subexprs"]
@@ -70,6 +70,7 @@ class Translator:
         self._tools = {t.name: t for t in spec.tools}
         self._consts = {c.name: c for c in spec.consts}
         self._facts = {f.name: f for f in spec.facts}
+        self._types = Types(spec)  # the checker's types, not a second derivation
         self._regex: dict[str, z3.ReRef] = {}
         self._reads: dict[str, Input] = {}
         self._true = z3.BoolVal(True, self.ctx)
@@ -452,32 +453,17 @@ class Translator:
         return _T(term, (self._read(flag),))
 
     def _monitor_type(self, e: ast.Expr) -> tuple[ast.TypeExpr, bool]:
+        """The term's type as the checker inferred it, and whether it can be undefined:
+        min/max of nothing, result(t) before t ran, TOOL.arg past its bound."""
+        typ = self._types.of(e)
+        if typ is None:
+            raise CompileError(f"no type for the history term {expr_text(e)!r}")
         match e:
-            case ast.Temporal() | ast.Since():
-                return _BOOL, False
-            case ast.Aggregate(func=ast.AggregateFunc.COUNT):
-                return _INT, False
-            case ast.Aggregate(func=func, pattern=p, field=fld):
-                tool = self._tools.get(p.tool or "")
-                param = next((x for x in tool.params if x.name == fld), None) if tool else None
-                if param is None:
-                    raise CompileError(f"{expr_text(e)}: {p.tool} has no argument {fld!r}")
-                t = param.type.inner if isinstance(param.type, ast.OptionalType) else param.type
-                return t, func in (ast.AggregateFunc.MIN, ast.AggregateFunc.MAX)
-            case ast.Attribute(value=ast.Name(id=name), attr=arg):
-                # Undefined once more distinct values came than the monitor keeps.
-                tool = self._tools.get(name)
-                param = next((x for x in tool.params if x.name == arg), None) if tool else None
-                if param is None:
-                    raise CompileError(f"{expr_text(e)}: {name} has no argument {arg!r}")
-                t = param.type.inner if isinstance(param.type, ast.OptionalType) else param.type
-                return ast.SetType(element=t), True
-            case ast.Call(func="result", args=(ast.Name(id=name),)):
-                tool = self._tools.get(name)
-                if tool is None or tool.returns is None:
-                    raise CompileError(f"result({name}): {name} is not a tool with a result")
-                return tool.returns, True
-        raise CompileError(f"not a monitor term: {expr_text(e)}")  # pragma: no cover
+            case ast.Aggregate(func=func):
+                return typ, func in (ast.AggregateFunc.MIN, ast.AggregateFunc.MAX)
+            case ast.Call(func="result") | ast.Attribute():
+                return typ, True
+        return typ, False
 
     # ------------------------------------------------------------------ event patterns
 

@@ -5,7 +5,7 @@ The syntax tree lives in :mod:`guardgraph.specs.ast`; diagnostics in
 """
 
 from guardgraph.specs import ast
-from guardgraph.specs._checker import check_spec, type_of
+from guardgraph.specs._checker import Types, check_spec, type_of
 from guardgraph.specs._context import CONTEXT_NAMES, CONTEXT_ROOTS, ROUTE_ONLY
 from guardgraph.specs._declare import Declarations, declarations_to_text, declare_tools
 from guardgraph.specs._format import format_expr, format_spec, format_type, format_value
@@ -25,6 +25,7 @@ __all__ = [
     "Diagnostic",
     "LoadResult",
     "Severity",
+    "Types",
     "ast",
     "check_spec",
     "content_hash",

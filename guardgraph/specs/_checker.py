@@ -34,7 +34,7 @@ from guardgraph.specs._scope import (
 from guardgraph.specs._types import BOOL, UNKNOWN, Kind, Ty, to_type_expr
 from guardgraph.specs.diagnostics import Diagnostic, Severity
 
-__all__ = ["MAX_ERRORS", "check_spec", "type_of"]
+__all__ = ["MAX_ERRORS", "Types", "check_spec", "type_of"]
 
 MAX_ERRORS = 50
 
@@ -91,6 +91,51 @@ def check_spec(
     return spec, diagnostics
 
 
+class Types:
+    """The checker's types of a checked spec's expressions, for compilers and evaluators:
+    the Z3 translation takes the type of every history term from here rather than working
+    it out again. The declarations are resolved once per spec.
+
+    >>> from guardgraph.specs import ast
+    >>> s = ast.Spec(name="s", version=1, content_hash="", files=())
+    >>> Types(s).of(ast.Binary(op=ast.BinOp.ADD, left=ast.IntLit(value=1),
+    ...         right=ast.RealLit(value=1)))
+    PrimType(name=<Primitive.REAL: 'real'>)
+    """
+
+    __slots__ = ("_checker", "_env", "_sink")
+
+    def __init__(self, spec: ast.Spec) -> None:
+        self._sink = Sink(cap=1_000_000)
+        self._checker = _Checker(self._sink, Locator(None))
+        self._env = self._checker.env_of(spec)
+
+    def of(
+        self,
+        expr: ast.Expr,
+        *,
+        rule: ast.Rule | None = None,
+        pattern: ast.EventPattern | None = None,
+    ) -> ast.TypeExpr | None:
+        """The type of ``expr`` inside ``rule`` (or at top level, where consts, facts,
+        context names and history terms resolve), or inside ``pattern``'s ``where`` (bare
+        names are then the past call's arguments); None where it is unknown. Optional
+        arguments read as their inner type (``note: str?`` -> ``str``)."""
+        env = self._env
+        scope = self._checker.rule_scope(rule, env) if rule is not None else _top_scope()
+        if pattern is not None:
+            tool = env.tools.get(pattern.tool) if pattern.tool is not None else None
+            params = tool.params if tool is not None else ()
+            scope = scope.in_where(
+                tool=pattern.tool,
+                args=env.params(tool) if tool is not None else {},
+                optional=frozenset(p.name for p in params
+                                   if isinstance(p.type, ast.OptionalType)),
+            )
+        self._sink.items.clear()  # the spec is checked: nothing here is news
+        return to_type_expr(Infer(env, self._sink).expr(expr, scope))
+
+
 def type_of(
     expr: ast.Expr,
     *,
@@ -98,32 +143,15 @@ def type_of(
     rule: ast.Rule | None = None,
     pattern: ast.EventPattern | None = None,
 ) -> ast.TypeExpr | None:
-    """The type of ``expr`` as it reads inside ``rule`` (or at top level, where only
-    consts, facts and context names resolve), or inside ``pattern``'s ``where`` (bare
-    names are then the past call's arguments): for compilers and evaluators.
-
-    Assumes ``spec`` already checked; returns None where the type is unknown. Optional
-    arguments read as their inner type (``note: str?`` → ``str``).
+    """``Types(spec).of(expr, rule=rule, pattern=pattern)`` for one expression (assumes
+    ``spec`` already checked).
 
     >>> from guardgraph.specs import ast
     >>> s = ast.Spec(name="s", version=1, content_hash="", files=())
-    >>> type_of(ast.Binary(op=ast.BinOp.ADD, left=ast.IntLit(value=1),
-    ...         right=ast.RealLit(value=1)), spec=s)
-    PrimType(name=<Primitive.REAL: 'real'>)
+    >>> type_of(ast.BoolLit(value=True), spec=s)
+    PrimType(name=<Primitive.BOOL: 'bool'>)
     """
-    sink = Sink(cap=1_000_000)
-    checker = _Checker(sink, Locator(None))
-    env = checker.env_of(spec)
-    scope = checker.rule_scope(rule, env) if rule is not None else _top_scope()
-    if pattern is not None:
-        tool = env.tools.get(pattern.tool) if pattern.tool is not None else None
-        params = tool.params if tool is not None else ()
-        scope = scope.in_where(
-            tool=pattern.tool,
-            args=env.params(tool) if tool is not None else {},
-            optional=frozenset(p.name for p in params if isinstance(p.type, ast.OptionalType)),
-        )
-    return to_type_expr(Infer(env, sink).expr(expr, scope))
+    return Types(spec).of(expr, rule=rule, pattern=pattern)
 
 
 def _top_scope() -> Scope:
