@@ -440,38 +440,6 @@ def _raw_string(ref: Any, a: Any) -> str:
 # ------------------------------------------------------------------ regexes
 
 
-def _regex(r: z3.ExprRef) -> str:
-    k = r.decl().kind()
-    if k == z3.Z3_OP_SEQ_TO_RE:
-        s = r.arg(0)
-        if not z3.is_string_value(s):
-            raise Unsupported("regex from a non-literal string")
-        return re.escape(z3_string(s))
-    if k == z3.Z3_OP_RE_CONCAT:
-        return "".join(_regex(c) for c in r.children())
-    if k == z3.Z3_OP_RE_UNION:
-        return "(?:" + "|".join(_regex(c) for c in r.children()) + ")"
-    if k == z3.Z3_OP_RE_STAR:
-        return f"(?:{_regex(r.arg(0))})*"
-    if k == z3.Z3_OP_RE_PLUS:
-        return f"(?:{_regex(r.arg(0))})+"
-    if k == z3.Z3_OP_RE_OPTION:
-        return f"(?:{_regex(r.arg(0))})?"
-    if k == z3.Z3_OP_RE_LOOP:
-        params = r.decl().params()
-        lo = params[0] if params else 0
-        hi = params[1] if len(params) > 1 else None
-        return f"(?:{_regex(r.arg(0))}){{{lo},{'' if hi is None else hi}}}"
-    if k == z3.Z3_OP_RE_FULL_SET:
-        return "(?:.*)"
-    if k == z3.Z3_OP_RE_EMPTY_SET:
-        return "(?!)"
-    cls = _charclass(r)
-    if cls is None:
-        raise Unsupported(f"regex operator {r.decl().name()}")
-    return cls
-
-
 _PATTERNS: dict[str, Callable[[str], bool]] = {}
 
 
@@ -488,34 +456,6 @@ def _compiled_regex(r: z3.ExprRef) -> Callable[[str], bool]:
         except RegexUnsupported as exc:
             raise Unsupported(str(exc)) from None
     return found
-
-
-def _charclass(r: z3.ExprRef) -> str | None:
-    """A single-character regex (range, all, difference, intersect-with-complement)."""
-    k = r.decl().kind()
-    if k == z3.Z3_OP_RE_FULL_CHAR_SET:
-        return "."
-    if k == z3.Z3_OP_RE_RANGE:
-        lo, hi = r.arg(0), r.arg(1)
-        if not (z3.is_string_value(lo) and z3.is_string_value(hi)):
-            return None
-        a, b = z3_string(lo), z3_string(hi)
-        if len(a) != 1 or len(b) != 1:
-            return "(?!)"  # Z3: a range with non-singleton bounds is empty
-        return f"[{re.escape(a)}-{re.escape(b)}]"
-    if k == z3.Z3_OP_RE_UNION:
-        parts = [_charclass(c) for c in r.children()]
-        return None if None in parts else "(?:" + "|".join(p for p in parts if p) + ")"
-    if k == z3.Z3_OP_RE_DIFF:
-        keep, drop = _charclass(r.arg(0)), _charclass(r.arg(1))
-        return None if keep is None or drop is None else f"(?:(?!{drop}){keep})"
-    if k == z3.Z3_OP_RE_INTERSECT and r.num_args() == 2:
-        keep = _charclass(r.arg(0))
-        other = r.arg(1)
-        if keep is not None and other.decl().kind() == z3.Z3_OP_RE_COMPLEMENT:
-            drop = _charclass(other.arg(0))
-            return None if drop is None else f"(?:(?!{drop}){keep})"
-    return None
 
 
 # ------------------------------------------------------------------ entry points

@@ -31,7 +31,8 @@ from fractions import Fraction
 
 import z3
 
-from guardgraph.guardrails._fastpath import Predicates, z3_string
+from guardgraph.guardrails._fastpath import Predicates, Unsupported, z3_string
+from guardgraph.guardrails._pyregex import charclass, python_regex
 
 __all__ = ["Goal", "Values", "walk"]
 
@@ -420,10 +421,8 @@ def _cached_samples(r: z3.ExprRef, hints: tuple[str, ...]) -> list[str]:
 def regex_samples(r: z3.ExprRef, hints: Sequence[str], rng: random.Random) -> list[str]:
     """A few members of the Z3 regex ``r``: some random, some starting with a hint (a
     prefix the spec also asks for). Each is checked against the regex itself."""
-    from guardgraph.guardrails._fastpath import Unsupported, _regex
-
     try:
-        check = re.compile(_regex(r), re.DOTALL)
+        check = re.compile(python_regex(r), re.DOTALL)
     except (Unsupported, re.error):
         return []
     out: list[str] = []
@@ -541,9 +540,7 @@ def _may_start(r: z3.ExprRef, ch: str) -> bool:
 
 
 def _char_test(r: z3.ExprRef) -> Callable[[str], bool] | None:
-    from guardgraph.guardrails._fastpath import _charclass
-
-    cls = _charclass(r)
+    cls = charclass(r)
     if cls is None:
         return None
     rx = re.compile(cls, re.DOTALL)
