@@ -264,7 +264,7 @@ def fresh_events(events: Sequence[Event], existing: Mapping[str, AuditRecord]) -
     :class:`AuditConflictError`, never silently answered with the other record.
     """
     fresh: list[Event] = []
-    seen: dict[str, bytes] = {}
+    seen: dict[str, Event] = {}
     for ev in events:
         key = ev.idempotency_key
         if key is None:
@@ -275,12 +275,13 @@ def fresh_events(events: Sequence[Event], existing: Mapping[str, AuditRecord]) -
             if _event_content(ev) != _record_content(stored):
                 raise _conflict(key, stored.seq)
             continue
-        content = _event_content(ev)
-        if key in seen:
-            if seen[key] != content:
+        first = seen.get(key)
+        if first is not None:
+            # Compared only on a repeat: the common, unrepeated event costs nothing here.
+            if _event_content(ev) != _event_content(first):
                 raise _conflict(key, None)
             continue
-        seen[key] = content
+        seen[key] = ev
         fresh.append(ev)
     return fresh
 

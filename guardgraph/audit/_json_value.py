@@ -22,6 +22,8 @@ MAX_ITEMS = 1_000_000  # containers and scalars in one payload
 
 def check_text(value: str, where: str) -> str:
     """``value`` when it is a string of Unicode scalars (no lone surrogates)."""
+    if value.isascii():  # the common case, and no surrogate is ASCII
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

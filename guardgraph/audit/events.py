@@ -15,15 +15,15 @@ describe. This module depends on nothing of ours but the errors.
 from __future__ import annotations
 
 import dataclasses
-import typing
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from types import MappingProxyType, UnionType
+from types import MappingProxyType
 from typing import Any, ClassVar
 
-from guardgraph.audit._json_value import check_text, json_value
+from guardgraph.audit._json_value import check_text
+from guardgraph.audit._schema import FieldSpec, compile_fields, plain_payload, type_name
 from guardgraph.errors import AuditPayloadError
 
 __all__ = [
@@ -86,10 +86,10 @@ class Payload:
     KIND: ClassVar[EventKind]
 
     def __post_init__(self) -> None:
-        for f in dataclasses.fields(self):  # type: ignore[arg-type]
-            value = getattr(self, f.name)
-            where = f"{self.KIND.value} payload field {f.name}"
-            object.__setattr__(self, f.name, _check(_HINTS[type(self)][f.name], value, where))
+        specs, names = _SPECS[type(self)]
+        given = {spec.name: getattr(self, spec.name) for spec in specs}
+        for name, value in plain_payload(self.KIND.value, specs, names, given).items():
+            object.__setattr__(self, name, _frozen(value))
 
     def to_json(self) -> dict[str, Any]:
         """The payload as stored: plain JSON, every field present."""
@@ -114,53 +114,6 @@ def _frozen(value: Any) -> Any:
     if isinstance(value, list):
         return tuple(_frozen(v) for v in value)
     return value
-
-
-def _type_name(value: object) -> str:
-    return f"{value!r} ({type(value).__name__})"
-
-
-def _check(hint: Any, value: Any, where: str) -> Any:
-    """``value`` checked against the annotation ``hint``: the small type vocabulary the
-    payloads use (str, bool, int, optional, tuple[str, ...], JSON, JSON object, and a
-    mapping of names to tuples of strings)."""
-    if isinstance(hint, UnionType) or typing.get_origin(hint) is typing.Union:
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _check(inner, value, where)
-    if hint is str:
-        if type(value) is not str:
-            raise AuditPayloadError(f"{where}: expected str, got {_type_name(value)}")
-        return check_text(value, where)
-    if hint is bool:
-        if type(value) is not bool:
-            raise AuditPayloadError(f"{where}: expected bool, got {_type_name(value)}")
-        return value
-    if hint is int:
-        if type(value) is not int:
-            raise AuditPayloadError(f"{where}: expected int, got {_type_name(value)}")
-        return value
-    if hint is Json:
-        return _frozen(json_value(value, where))
-    origin = typing.get_origin(hint)
-    if origin is tuple:  # tuple[str, ...]
-        if isinstance(value, str) or not isinstance(value, Sequence | set | frozenset):
-            raise AuditPayloadError(
-                f"{where}: expected a list of strings, got {_type_name(value)}"
-            )
-        return tuple(_check(str, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin is Mapping:
-        if not isinstance(value, Mapping):
-            raise AuditPayloadError(f"{where}: expected an object, got {_type_name(value)}")
-        _, inner = typing.get_args(hint)
-        if inner is Any:
-            return _frozen(json_value(value, where))
-        return MappingProxyType({
-            _check(str, k, where): _check(inner, v, f"{where}.{k}") for k, v in value.items()
-        })
-    raise TypeError(f"unsupported payload annotation {hint!r} at {where}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -207,7 +160,7 @@ class ActionProposed(Payload):
     agent: str
     args: JsonObject = field(default_factory=dict)
     args_sha256: str = ""
-    action: str = "tool_call"
+    action: str = field(default="tool_call", metadata={"choices": ("tool_call", "route")})
     target: str | None = None
     arg_sources: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -292,18 +245,10 @@ class ErrorOccurred(Payload):
     KIND = EventKind.ERROR
     message: str
     error_type: str
-    stage: str = "tool"
+    stage: str = field(default="tool", metadata={"choices": ERROR_STAGES})
     tool: str = ""
     call_id: str = ""
     agent: str = ""
-
-    def __post_init__(self) -> None:
-        Payload.__post_init__(self)
-        if self.stage not in ERROR_STAGES:
-            raise AuditPayloadError(
-                f"error payload field 'stage': expected one of {', '.join(ERROR_STAGES)}, "
-                f"got {self.stage!r}"
-            )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -358,9 +303,21 @@ PAYLOAD_TYPES: Mapping[EventKind, type[Payload]] = MappingProxyType({
                 ApprovalRequested, ApprovalAnswered, ActionExecuted, ToolResult,
                 ErrorOccurred, SpecLoaded, SpecChanged, ModelTrained, ModelDeployed)
 })
-_HINTS: Mapping[type[Payload], Mapping[str, Any]] = MappingProxyType({
-    cls: MappingProxyType(typing.get_type_hints(cls)) for cls in PAYLOAD_TYPES.values()
+# Compiled once: (field specs, field names) per payload class.
+_SPECS: Mapping[type[Payload], tuple[tuple[FieldSpec, ...], frozenset[str]]] = MappingProxyType({
+    cls: (specs, frozenset(s.name for s in specs))
+    for cls in PAYLOAD_TYPES.values() for specs in [compile_fields(cls)]
 })
+
+
+def _payload_type(kind: EventKind | str) -> type[Payload]:
+    try:
+        return PAYLOAD_TYPES[EventKind(kind)]
+    except ValueError:
+        raise AuditPayloadError(
+            f"unknown event kind {kind!r}; expected one of "
+            + ", ".join(k.value for k in EventKind)
+        ) from None
 
 
 def parse_payload(kind: EventKind | str, data: Mapping[str, Any]) -> Payload:
@@ -371,34 +328,9 @@ def parse_payload(kind: EventKind | str, data: Mapping[str, Any]) -> Payload:
     >>> parse_payload("user_message", {"text": "hi"})
     UserMessage(text='hi', user='')
     """
-    try:
-        cls = PAYLOAD_TYPES[EventKind(kind)]
-    except ValueError:
-        raise AuditPayloadError(
-            f"unknown event kind {kind!r}; expected one of "
-            + ", ".join(k.value for k in EventKind)
-        ) from None
-    if not isinstance(data, Mapping):
-        raise AuditPayloadError(
-            f"a {cls.KIND.value} payload must be an object, got {_type_name(data)}"
-        )
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    unknown = sorted(set(data) - set(names), key=str)
-    if unknown:
-        raise AuditPayloadError(
-            f"unknown field(s) {', '.join(map(repr, unknown))} in a {cls.KIND.value} payload; "
-            f"expected some of {', '.join(names)}"
-        )
-    missing = [
-        f.name for f in dataclasses.fields(cls)  # type: ignore[arg-type]
-        if f.name not in data and f.default is dataclasses.MISSING
-        and f.default_factory is dataclasses.MISSING
-    ]
-    if missing:
-        raise AuditPayloadError(
-            f"a {cls.KIND.value} payload needs field(s) {', '.join(missing)}"
-        )
-    return cls(**data)
+    cls = _payload_type(kind)
+    specs, names = _SPECS[cls]
+    return cls(**plain_payload(cls.KIND.value, specs, names, data))
 
 
 def payload_json(kind: EventKind, payload: Payload | Mapping[str, Any]) -> dict[str, Any]:
@@ -410,7 +342,9 @@ def payload_json(kind: EventKind, payload: Payload | Mapping[str, Any]) -> dict[
                 f"not {kind.value}"
             )
         return payload.to_json()
-    return parse_payload(kind, payload).to_json()
+    cls = _payload_type(kind)
+    specs, names = _SPECS[cls]
+    return plain_payload(kind.value, specs, names, payload)
 
 
 def _rfc3339(at: datetime | str | None) -> str | None:
@@ -476,7 +410,7 @@ class Event:
         """
         if not isinstance(payload, Payload):
             raise AuditPayloadError(
-                f"expected a typed payload (e.g. ActionProposed), got {_type_name(payload)}"
+                f"expected a typed payload (e.g. ActionProposed), got {type_name(payload)}"
             )
         kind = payload.KIND
         decision: str | None = None
@@ -509,24 +443,24 @@ def check_event(ev: Event) -> None:
     """The record-level fields of ``ev`` against the record schema (the payload is checked
     by :func:`payload_json`)."""
     if not isinstance(ev.kind, EventKind):
-        raise AuditPayloadError(f"kind: expected an EventKind, got {_type_name(ev.kind)}")
+        raise AuditPayloadError(f"kind: expected an EventKind, got {type_name(ev.kind)}")
     for name in ("session", "actor"):
         value = getattr(ev, name)
         if type(value) is not str:
-            raise AuditPayloadError(f"{name}: expected str, got {_type_name(value)}")
+            raise AuditPayloadError(f"{name}: expected str, got {type_name(value)}")
         check_text(value, name)
     for name in _OPTIONAL_TEXT:
         value = getattr(ev, name)
         if value is not None:
             if type(value) is not str:
-                raise AuditPayloadError(f"{name}: expected str, got {_type_name(value)}")
+                raise AuditPayloadError(f"{name}: expected str, got {type_name(value)}")
             check_text(value, name)
     if ev.spec_version is not None and type(ev.spec_version) is not int:
-        raise AuditPayloadError(f"spec_version: expected int, got {_type_name(ev.spec_version)}")
+        raise AuditPayloadError(f"spec_version: expected int, got {type_name(ev.spec_version)}")
     for name in ("provenance", "rule_ids", "sensitive"):
         value = getattr(ev, name)
         if isinstance(value, str) or not all(type(x) is str for x in value):
-            raise AuditPayloadError(f"{name}: expected a tuple of str, got {_type_name(value)}")
+            raise AuditPayloadError(f"{name}: expected a tuple of str, got {type_name(value)}")
     if ev.kind is EventKind.VERDICT:
         if ev.decision not in DECISIONS:
             raise AuditPayloadError(
