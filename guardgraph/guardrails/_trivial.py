@@ -20,7 +20,7 @@ import z3
 
 from guardgraph.guardrails._compile import CompiledPolicy
 from guardgraph.guardrails._translate import iter_subexprs
-from guardgraph.specs import ast, format_expr
+from guardgraph.specs import ast, format_expr, literal_text
 from guardgraph.specs.diagnostics import Diagnostic
 
 __all__ = ["same_sides", "trivial_filters"]
@@ -74,6 +74,7 @@ def trivial_filters(policy: CompiledPolicy, rules: list[ast.Rule],
     tool or for none (a filter that compares a side with itself is left to `same_sides`)."""
     out: list[Diagnostic] = []
     seen: set[int] = set()
+    solvers: dict[str, z3.Solver] = {}  # one per tool, its domain added once
     for rule in rules:
         for root in _roots(rule):
             for p in _patterns(root):
@@ -83,7 +84,14 @@ def trivial_filters(policy: CompiledPolicy, rules: list[ast.Rule],
                 if any(isinstance(x, ast.Binary) and x.op in _ALWAYS and x.left == x.right
                        for x in iter_subexprs(p.where)):
                     continue
-                found = _constant(policy, p, timeout_ms)
+                if _depends_on_the_call(policy, p):
+                    continue
+                solver = solvers.get(p.tool)
+                if solver is None:
+                    solver = solvers[p.tool] = z3.Solver(ctx=policy.ctx)
+                    solver.set(timeout=timeout_ms)
+                    solver.add(policy.domain(p.tool))
+                found = _constant(solver, policy.where(p))
                 if found is None:
                     continue
                 what = "every call" if found else "no call"
@@ -99,16 +107,42 @@ def trivial_filters(policy: CompiledPolicy, rules: list[ast.Rule],
     return out
 
 
-def _constant(policy: CompiledPolicy, p: ast.EventPattern, timeout_ms: int) -> bool | None:
-    """True: the filter holds for every call of the tool; False: for none; None: it
-    depends on the call (or Z3 could not tell)."""
-    assert p.tool is not None
-    term = policy.where(p)
-    domain = policy.domain(p.tool)
-    for negate, answer in ((True, True), (False, False)):
-        solver = z3.Solver(ctx=policy.ctx)
-        solver.set(timeout=timeout_ms)
-        solver.add(domain, z3.Not(term) if negate else term)
-        if solver.check() == z3.unsat:
+_ORDER = frozenset({_B.EQ, _B.NE, _B.LT, _B.LE, _B.GT, _B.GE})
+
+
+def _depends_on_the_call(policy: CompiledPolicy, p: ast.EventPattern) -> bool:
+    """The common filter ``arg OP literal`` (an int, real or str argument, or an enum one
+    under ``==`` / ``!=`` with one of its values) plainly depends on the call: no need to
+    ask Z3 (lint runs this on every pattern of a 1,000-rule spec)."""
+    e = p.where
+    if not (isinstance(e, ast.Binary) and e.op in _ORDER):
+        return False
+    sides = (e.left, e.right)
+    name = next((x for x in sides if isinstance(x, ast.Name)), None)
+    lit = next((x for x in sides if isinstance(x, ast.IntLit | ast.RealLit | ast.StrLit)), None)
+    if name is None or lit is None or p.tool is None:
+        return False
+    arg = policy.inputs.get(f"arg:{p.tool}.{name.id}")
+    if arg is None:
+        return False
+    t = arg.type.inner if isinstance(arg.type, ast.OptionalType) else arg.type
+    if isinstance(t, ast.PrimType):
+        return t.name in (ast.Primitive.INT, ast.Primitive.REAL, ast.Primitive.STR)
+    values = policy.enum_values(t)
+    return (values is not None and len(values) > 1 and e.op in (_B.EQ, _B.NE)
+            and isinstance(lit, ast.StrLit) and literal_text(lit.value) in values)
+
+
+def _constant(solver: z3.Solver, term: z3.BoolRef) -> bool | None:
+    """True: the filter holds for every call of the tool (the solver holds its domain);
+    False: for none; None: it depends on the call (or Z3 could not tell)."""
+    for goal, answer in ((z3.Not(term), True), (term, False)):
+        solver.push()
+        solver.add(goal)
+        result = solver.check()
+        solver.pop()
+        if result == z3.unsat:
             return answer
+        if result == z3.sat:
+            continue
     return None
