@@ -55,6 +55,19 @@ def json_value(value: Any, where: str) -> Any:
     >>> json_value({"b": (1, 2.5), "a": frozenset({"y", "x"})}, "args")
     {'b': [1, 2.5], 'a': ['x', 'y']}
     """
+    if type(value) is dict and len(value) <= 64:
+        # Fast path for the usual arguments object: string keys and scalar values.
+        flat = True
+        for k, v in value.items():
+            t = type(v)
+            if type(k) is not str or not k.isascii() or not (
+                v is None or t is bool or t is int or (t is str and v.isascii())
+                or (t is float and math.isfinite(v))
+            ):
+                flat = False
+                break
+        if flat:
+            return dict(value)
     items = 0
     root: list[Any] = [None]
     # (value, container to put the copy into, key or index, path, depth)

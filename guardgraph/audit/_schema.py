@@ -28,6 +28,7 @@ class FieldSpec(NamedTuple):
     values it may take (``choices``, empty when any)."""
 
     name: str
+    where: str  # "<kind> payload field <name>", built once for error messages
     check: Checker
     required: bool
     default: Any
@@ -111,6 +112,7 @@ def _checker(hint: Any, where: str) -> Checker:
 def compile_fields(cls: type) -> tuple[FieldSpec, ...]:
     """The field specs of the payload dataclass ``cls`` (``choices`` from field metadata)."""
     hints = typing.get_type_hints(cls)
+    kind = cls.KIND.value  # type: ignore[attr-defined]
     specs = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
@@ -118,8 +120,9 @@ def compile_fields(cls: type) -> tuple[FieldSpec, ...]:
             f.default if f.default is not dataclasses.MISSING
             else f.default_factory())  # type: ignore[operator]
         check = _checker(hints[f.name], f"{cls.__name__}.{f.name}")
-        specs.append(FieldSpec(f.name, check, required, check(default, f.name) if not required
-                               else None, tuple(f.metadata.get("choices", ()))))
+        stored = None if required else check(default, f.name)
+        specs.append(FieldSpec(f.name, f"{kind} payload field {f.name}", check, required,
+                               stored, tuple(f.metadata.get("choices", ()))))
     return tuple(specs)
 
 
@@ -138,10 +141,10 @@ def plain_payload(kind: str, specs: tuple[FieldSpec, ...], names: frozenset[str]
     missing = []
     for spec in specs:
         if spec.name in data:
-            value = spec.check(data[spec.name], f"{kind} payload field {spec.name}")
+            value = spec.check(data[spec.name], spec.where)
             if spec.choices and value not in spec.choices:
                 raise AuditPayloadError(
-                    f"{kind} payload field {spec.name}: expected one of "
+                    f"{spec.where}: expected one of "
                     f"{', '.join(spec.choices)}, got {value!r}"
                 )
             out[spec.name] = value

@@ -439,28 +439,38 @@ _OPTIONAL_TEXT = ("spec_name", "spec_hash", "trace_id", "span_id", "idempotency_
                   "timestamp", "id")
 
 
+def _text_field(value: object, name: str, *, optional: bool) -> None:
+    if type(value) is str:
+        if not value.isascii():
+            check_text(value, name)
+    elif not (optional and value is None):
+        raise AuditPayloadError(f"{name}: expected str, got {type_name(value)}")
+
+
+def _strings_field(value: object, name: str) -> None:
+    if not isinstance(value, tuple | list) or not all(type(x) is str for x in value):
+        raise AuditPayloadError(f"{name}: expected a tuple of str, got {type_name(value)}")
+
+
 def check_event(ev: Event) -> None:
     """The record-level fields of ``ev`` against the record schema (the payload is checked
     by :func:`payload_json`)."""
-    if not isinstance(ev.kind, EventKind):
+    if type(ev.kind) is not EventKind:
         raise AuditPayloadError(f"kind: expected an EventKind, got {type_name(ev.kind)}")
-    for name in ("session", "actor"):
-        value = getattr(ev, name)
-        if type(value) is not str:
-            raise AuditPayloadError(f"{name}: expected str, got {type_name(value)}")
-        check_text(value, name)
+    _text_field(ev.session, "session", optional=False)
+    _text_field(ev.actor, "actor", optional=False)
     for name in _OPTIONAL_TEXT:
         value = getattr(ev, name)
         if value is not None:
-            if type(value) is not str:
-                raise AuditPayloadError(f"{name}: expected str, got {type_name(value)}")
-            check_text(value, name)
+            _text_field(value, name, optional=True)
     if ev.spec_version is not None and type(ev.spec_version) is not int:
         raise AuditPayloadError(f"spec_version: expected int, got {type_name(ev.spec_version)}")
-    for name in ("provenance", "rule_ids", "sensitive"):
-        value = getattr(ev, name)
-        if isinstance(value, str) or not all(type(x) is str for x in value):
-            raise AuditPayloadError(f"{name}: expected a tuple of str, got {type_name(value)}")
+    if ev.provenance:
+        _strings_field(ev.provenance, "provenance")
+    if ev.rule_ids:
+        _strings_field(ev.rule_ids, "rule_ids")
+    if ev.sensitive:
+        _strings_field(ev.sensitive, "sensitive")
     if ev.kind is EventKind.VERDICT:
         if ev.decision not in DECISIONS:
             raise AuditPayloadError(
