@@ -11,7 +11,7 @@ from fractions import Fraction
 
 from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, CompiledRule, Input, InputKind
 from guardgraph.guardrails._z3sorts import AllExcept, python_value
-from guardgraph.specs import format_value
+from guardgraph.specs import ast, format_value
 
 __all__ = [
     "Witness",
@@ -134,6 +134,10 @@ def witness_from(tool: str, given: Iterable[Input], value: Callable[[Input], obj
             facts.append((inp.path[0], value(inp)))
         elif inp.kind is InputKind.MONITOR:
             name = inp.key.removeprefix("mon:")
+            if not defined.get(name, True) and isinstance(inp.node, ast.Attribute):
+                # `TOOL.arg` is undefined only past its bound of kept values
+                history.append((name, _OVERFLOW))
+                continue
             history.append((name, value(inp) if defined.get(name, True) else None))
         elif inp.kind is InputKind.PROVENANCE:
             func = inp.key.split(":")[1]
@@ -153,7 +157,19 @@ def witness_from(tool: str, given: Iterable[Input], value: Callable[[Input], obj
     )
 
 
+class _Overflow:
+    """The witness value of a `TOOL.arg` term past the monitor's bound."""
+
+    def __repr__(self) -> str:
+        return "<more values than the monitor keeps>"
+
+
+_OVERFLOW = _Overflow()
+
+
 def _show_or_undefined(v: object) -> str:
+    if v is _OVERFLOW:
+        return repr(v)
     return "<none yet>" if v is None else show_value(v)
 
 

@@ -192,3 +192,9 @@ def test_very_long_chains_format_without_recursion() -> None:
     assert out.count("\n    and ") == 2999
     again, _ = parse(out)
     assert again is not None and format_spec(again) == out
+
+
+def test_earlier_call_values_round_trip() -> None:
+    text = ("spec t version 1\n\ntool lookup(id: str)\ntool refund(id: str)\n\nrule r:\n"
+            "  on refund\n  require id in lookup.id and id not in refund.id\n")
+    assert roundtrip(text) == text

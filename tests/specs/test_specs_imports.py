@@ -12,7 +12,8 @@ OWN = ("guardgraph.specs", "guardgraph.guardrails.lint", "guardgraph.guardrails.
        "guardgraph.guardrails._search", "guardgraph.guardrails._translate",
        "guardgraph.guardrails._compile", "guardgraph.guardrails._fastpath",
        "guardgraph.guardrails._witness", "guardgraph.guardrails._inputs",
-       "guardgraph.guardrails._explain", "guardgraph.guardrails._z3sorts")
+       "guardgraph.guardrails._explain", "guardgraph.guardrails._z3sorts",
+       "guardgraph.guardrails._trivial", "guardgraph.guardrails._pyregex")
 
 
 @pytest.fixture(scope="module")
