@@ -100,6 +100,8 @@ def record_task(log: AuditLog | None, *, session: str, user: str, text: str,
                 labels: Sequence[str] = (), kind: str = "", task_id: str = "task",
                 span: SpanIds = _NO_SPAN) -> str | None:
     """The user's task (a ``task_received`` record); returns the record id."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     return _append(log, TaskReceived(task=text, user=user, labels=tuple(sorted(labels)),
                                      task_kind=kind),
                    session=session, actor=f"user:{user}" if user else "user",
@@ -109,6 +111,8 @@ def record_task(log: AuditLog | None, *, session: str, user: str, text: str,
 def record_user_message(log: AuditLog | None, *, session: str, user: str, text: str,
                         message_id: str, span: SpanIds = _NO_SPAN) -> str | None:
     """A later message of the user in the session (``user_message``)."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     return _append(log, UserMessage(text=text, user=user), session=session,
                    actor=f"user:{user}" if user else "user",
                    event_id=_key(session, message_id, "user"), span=span)
@@ -119,6 +123,8 @@ def record_route(log: AuditLog | None, verdict: Any, *, session: str, router: st
                  span: SpanIds = _NO_SPAN) -> str | None:
     """A routing decision as a proposal, the guard's verdict on it, and (when allowed)
     the route taken (``route_decided``); returns the last record's id."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     proposed = _append(log, ActionProposed(tool="route", call_id=call_id, agent=router,
                                            action="route", target=target),
                        session=session, actor=router, after=after, span=span,
@@ -141,6 +147,8 @@ def record_proposal(log: AuditLog | None, *, session: str, agent: str, tool: str
                     after: Sequence[str | None] = (),
                     span: SpanIds = _NO_SPAN) -> str | None:
     """An agent proposes a tool call (``action_proposed``), before the guard sees it."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     return _append(log, ActionProposed(tool=tool, call_id=call_id, agent=agent,
                                        args=_plain(args)),
                    session=session, actor=agent, after=after, span=span,
@@ -156,6 +164,8 @@ def record_verdict(log: AuditLog | None, verdict: Any, *, session: str, agent: s
     ``phase`` tells apart the first verdict from the re-check after an approval
     (``"verdict:approved"``), which is a second decision and so a second record.
     """
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     subject = verdict.subject
     repair = verdict.repair
     return _append(log, VerdictReached(
@@ -172,6 +182,8 @@ def record_approval_request(log: AuditLog | None, request: Mapping[str, Any], *,
                             session: str, after: Sequence[str | None] = (),
                             span: SpanIds = _NO_SPAN) -> str | None:
     """The interrupt's value, as shown to the approver (``approval_requested``)."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     call_id = str(request.get("call_id", ""))
     return _append(log, ApprovalRequested(
         tool=str(request.get("tool", "")), call_id=call_id,
@@ -188,6 +200,8 @@ def record_approval_answer(log: AuditLog | None, *, session: str, tool: str, cal
                            span: SpanIds = _NO_SPAN) -> str | None:
     """Who answered an approval request, how and why (``approval_answered``); the record's
     timestamp says when."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     return _append(log, ApprovalAnswered(tool=tool, call_id=call_id, approved=approved,
                                          approver=approver, agent=agent, reason=reason,
                                          args_sha256=args_sha256),
@@ -201,6 +215,8 @@ def record_execution(log: AuditLog | None, verdict: Any, *, session: str, agent:
     """The arguments a tool is about to run with (``action_executed``): the verdict's
     checked ones, written before the tool runs, so that no executed action is ever
     without its record (write-ahead)."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     subject = verdict.subject
     return _append(log, ActionExecuted(tool=subject.tool, call_id=subject.call_id,
                                        agent=agent, args=_plain(subject.args),
@@ -214,6 +230,8 @@ def record_result(log: AuditLog | None, *, session: str, agent: str, tool: str,
                   after: Sequence[str | None] = (),
                   span: SpanIds = _NO_SPAN) -> str | None:
     """A tool's output and whether the spec trusts it (``tool_result``)."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     return _append(log, ToolResult(call_id=call_id, tool=tool, agent=agent,
                                    output=_plain(output), trusted=trusted),
                    session=session, actor=agent, after=after, span=span,
@@ -226,6 +244,8 @@ def record_error(log: AuditLog | None, *, session: str, actor: str, call_id: str
                  span: SpanIds = _NO_SPAN) -> str | None:
     """A failure inside the guarded path (``error``): ``stage`` says whose — the guard
     (the call was denied, fail closed), the tool, the orchestrator, an approval."""
+    if log is None:  # nothing to build: payloads validate, and that costs
+        return None
     kind = type(error).__name__ if isinstance(error, BaseException) else "error"
     return _append(log, ErrorOccurred(message=str(error) or kind, error_type=kind,
                                       stage=stage, tool=tool, call_id=call_id,
