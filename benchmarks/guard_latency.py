@@ -12,7 +12,10 @@ provenance, string and approval rules over 10 tools):
    so the baseline pays only for Z3), and the ratio;
 4. the invariant-ai analyzer on the same rule and traces at 0/20/200/2,000 prior calls,
    installed into its own venv in a temp dir (reported honestly when it cannot install);
-5. a 10-step plan with symbolic amounts checked by `Guard.check_plan`.
+5. a 10-step plan with symbolic amounts checked by `Guard.check_plan`;
+6. `Guard.check_many` over K = 16 and 64 candidate actions (a learner's action mask) against
+   K separate `evaluate` calls on the same session, in the same run; `check_and_commit`;
+   and the async twins (`aevaluate`, `acheck_and_commit`) awaited one at a time.
 Results are printed as markdown and written to ``--out``.
 """
 
@@ -35,8 +38,10 @@ import z3
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from guardgraph.guardrails import Action, Guard, Session, Symbolic
+from guardgraph.guardrails import Action, Guard, Policy, Session, Symbolic
+from guardgraph.guardrails._check import Checker, read_context
 from guardgraph.guardrails._program import z3_assignment
+from guardgraph.guardrails._session_state import Codec, write_blob
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
 TOOLS = 10
@@ -73,56 +78,141 @@ def spec_text() -> str:
     return "\n".join(out) + "\n"
 
 
+POLICY = Policy.from_text(spec_text())
+FACTS = {"trusted": {"alice", "bob"}}
+US = timedelta(microseconds=1)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def new_guard(store: object = None) -> Guard:
-    g = Guard.from_text(spec_text(), facts={"trusted": {"alice", "bob"}}, store=store)
-    assert g.policy is not None, [d.message for d in g.diagnostics]
-    return g
+    return Guard(POLICY, facts=FACTS, store=store, max_clock_skew=None)  # type: ignore[arg-type]
 
 
-def pay(amount: object = 10) -> Action:
-    return Action(tool="pay0", agent="payments", call_id="c",
-                  args={"recipient": "alice", "amount": amount, "memo": "rent", "count": 1})
+def pay(amount: object = 10, call_id: str = "c", tool: str = "pay0",
+        recipient: str = "alice") -> Action:
+    return Action(tool=tool, agent="payments", call_id=call_id,
+                  args={"recipient": recipient, "amount": amount, "memo": "rent", "count": 1})
 
 
 def fill(guard: Guard, sid: str, n: int) -> Session:
-    """``n`` prior events, one a second: payments, fetches (with results), verifications."""
+    """``n`` prior events, one a second: payments, fetches (with results), verifications.
+
+    The history is what ran, not what the rules would allow now: it is folded straight
+    into a session state, which is restored into the guard (as a checkpoint would be).
+    """
+    runtime = POLICY.runtime()
+    checker, codec = Checker(runtime, solver_timeout_ms=2000), Codec(runtime)
+    state = codec.new()
     for i in range(n):
-        s = Session(id=sid, now=T0 + timedelta(seconds=i))
+        t = (T0 + timedelta(seconds=i) - EPOCH) // US
         if i % 10 == 3:
-            guard.commit(Action(tool="fetch", call_id=f"f{i}", args={"url": f"u{i}"}), s)
-            guard.record_result(sid, f"f{i}", f"invoice {i} pay to X{i}")
+            action = Action(tool="fetch", call_id=f"f{i}", args={"url": f"u{i}"})
         elif i % 10 == 7 or i == n - 1:
-            guard.commit(Action(tool="verify", call_id=f"v{i}", args={"method": "otp"}), s)
+            action = Action(tool="verify", call_id=f"v{i}", args={"method": "otp"})
         else:
-            guard.commit(Action(tool=f"pay{i % TOOLS}", call_id=f"p{i}", args={
-                "recipient": "alice", "amount": 1 + i % 7, "memo": "m", "count": 1}), s)
+            action = pay(1 + i % 7, f"p{i}", f"pay{i % TOOLS}")
+        p = checker.prepare(action)
+        codec.apply(state, ("call", p.tool, dict(p.args), t, p.call_id, "-"))
+        if p.tool == "fetch":
+            codec.apply(state, ("result", p.call_id, f"invoice {i} pay to X{i}", None))
+    guard.restore_session(write_blob(sid, POLICY.sha256, codec.encode(state)))
     return Session(id=sid, now=T0 + timedelta(seconds=n))
+
+
+def _timed(run: object, checks: int) -> tuple[float, float]:
+    times = []
+    for _ in range(checks):
+        t = time.perf_counter_ns()
+        run()  # type: ignore[operator]
+        times.append(time.perf_counter_ns() - t)
+    times.sort()
+    return times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000
 
 
 def latency(guard: Guard, session: Session, checks: int) -> tuple[float, float, str]:
     action = pay()
-    verdict = guard.check(action, session)
+    verdict = guard.evaluate(action, session)
     for _ in range(200):
-        guard.check(action, session)
-    times = []
-    for _ in range(checks):
+        guard.evaluate(action, session)
+    p50, p99 = _timed(lambda: guard.evaluate(action, session), checks)
+    return p50, p99, verdict.decision
+
+
+def commit_latency(checks: int) -> tuple[float, float]:
+    """`check_and_commit` of an allowed call, each with its own call id (a real spend)."""
+    guard = new_guard()
+    session = fill(guard, "commit", 10)
+    ids = iter(range(10**9))
+    return _timed(lambda: guard.check_and_commit(pay(1, f"k{next(ids)}"), session), checks)
+
+
+def mask(k: int) -> list[Action]:
+    """K candidate actions a learner might mask over: tools, amounts and payees vary."""
+    return [pay(1 + (i * 37) % 6000, f"m{i}", f"pay{i % TOOLS}",
+                ("alice", "bob", "carol")[i % 3]) for i in range(k)]
+
+
+def many_vs_separate(guard: Guard, session: Session, k: int, reps: int,
+                     ) -> tuple[float, float]:
+    """(check_many µs, K separate evaluates µs) per batch of K, medians of interleaved
+    repetitions; the verdicts of both are asserted equal first."""
+    actions = mask(k)
+    assert list(guard.check_many(actions, session)) == [guard.evaluate(a, session)
+                                                         for a in actions]
+    batch, single = [], []
+    for _ in range(reps):
         t = time.perf_counter_ns()
-        guard.check(action, session)
-        times.append(time.perf_counter_ns() - t)
-    times.sort()
-    return times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000, verdict.decision
+        guard.check_many(actions, session)
+        batch.append(time.perf_counter_ns() - t)
+        t = time.perf_counter_ns()
+        for a in actions:
+            guard.evaluate(a, session)
+        single.append(time.perf_counter_ns() - t)
+    return statistics.median(batch) / 1000, statistics.median(single) / 1000
+
+
+def async_latency(checks: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """p50/p99 of `aevaluate` and of `acheck_and_commit`, awaited one at a time."""
+    import asyncio
+
+    guard = new_guard()
+    session = fill(guard, "async", 10)
+
+    async def run() -> tuple[tuple[float, float], tuple[float, float]]:
+        out = []
+        for kind in ("evaluate", "commit"):
+            times = []
+            for i in range(checks + 200):
+                action = pay(1, f"a{i}") if kind == "commit" else pay()
+                t = time.perf_counter_ns()
+                if kind == "commit":
+                    await guard.acheck_and_commit(action, session)
+                else:
+                    await guard.aevaluate(action, session)
+                if i >= 200:
+                    times.append(time.perf_counter_ns() - t)
+            times.sort()
+            out.append((times[len(times) // 2] / 1000, times[int(len(times) * 0.99)] / 1000))
+        return out[0], out[1]
+
+    return asyncio.run(run())
 
 
 def naive(guard: Guard, session: Session, reps: int) -> float:
     """A fresh Solver per action over the same rules and the same input values."""
-    policy, prog = guard.policy, guard._programs["pay0"]
-    assert policy is not None
-    action = pay()
-    prepared = guard._prepare(action)
-    _, args = prepared  # type: ignore[misc]
-    facts = guard._facts(((k, t) for _, k, t in prog.facts), session)
-    env = guard._store.transact(session.id, lambda st: (guard._env(
-        prog, action, args, session, st, guard._now_us(session), facts), []), guard._apply)
+    runtime = guard.policy.runtime()
+    policy, prog = runtime.compiled, runtime.programs["pay0"]
+    checker = Checker(runtime, solver_timeout_ms=2000)
+    prepared = checker.prepare(pay())
+    facts = {"fact:trusted": frozenset(FACTS["trusted"])}
+    blob = guard.export_session(session.id)
+    codec = Codec(runtime)
+    from guardgraph.guardrails._session_state import read_blob
+
+    state = codec.decode(read_blob(blob, POLICY.sha256)[1])
+    now = (session.now - EPOCH) // US  # type: ignore[operator]
+    env = checker._env(prog, prepared, prepared.args, "c", read_context(session, None), facts,
+                       state, now, None)
     times = []
     for _ in range(reps):
         t = time.perf_counter_ns()
@@ -146,20 +236,22 @@ def throughput(guard: Guard, session: Session, trials: int = 5) -> tuple[float, 
         n, start = 0, time.perf_counter()
         while time.perf_counter() - start < 1.0:
             for _ in range(100):
-                guard.check(action, session)
+                guard.evaluate(action, session)
             n += 100
         rates.append(n / (time.perf_counter() - start))
     return statistics.median(rates), max(rates)
 
 
-def _redis_worker(prefix: str, sid: str, ops: int, q: multiprocessing.Queue[float]) -> None:
+def _redis_worker(prefix: str, sid: str, worker: int, ops: int,
+                  q: multiprocessing.Queue[float]) -> None:
     from guardgraph.guardrails import RedisStore
 
     guard = new_guard(RedisStore(prefix=prefix))
-    session = fill(guard, sid, 10)
+    session = Session(id=sid, now=T0 + timedelta(seconds=10))
     start = time.perf_counter()
-    for _ in range(ops):
-        guard.check_and_commit(pay(), session)
+    for i in range(ops):  # each a real spend: its own call id
+        v = guard.check_and_commit(pay(call_id=f"w{worker}-{i}"), session)
+        assert v.allowed, v.message
     q.put(time.perf_counter() - start)
 
 
@@ -171,10 +263,16 @@ def redis_throughput(ops: int, *, shared: bool) -> float | str:
         redis.Redis().ping()
     except Exception as exc:
         return f"not measured: {type(exc).__name__}: {exc}"
+    from guardgraph.guardrails import RedisStore
+
     prefix = f"guardgraph-bench:{os.getpid()}:{time.time_ns()}:"
+    setup = new_guard(RedisStore(prefix=prefix))
+    for sid in ["s"] if shared else [f"s{w}" for w in range(4)]:
+        fill(setup, sid, 10)
     ctx = multiprocessing.get_context("spawn")
     q: multiprocessing.Queue[float] = ctx.Queue()
-    procs = [ctx.Process(target=_redis_worker, args=(prefix, "s" if shared else f"s{w}", ops, q))
+    procs = [ctx.Process(target=_redis_worker,
+                         args=(prefix, "s" if shared else f"s{w}", w, ops, q))
              for w in range(4)]
     for p in procs:
         p.start()
@@ -298,16 +396,17 @@ def guardgraph_peer(sizes: list[int], checks: int, text: str) -> dict[int, float
         sid = f"peer{n}"
         for i in range(0, n, 2):
             s = Session(id=sid, now=T0)
-            g.commit(Action(tool="read_file", call_id=f"r{i}", args={"path": f"f{i}"}), s)
+            g.check_and_commit(Action(tool="read_file", call_id=f"r{i}",
+                                      args={"path": f"f{i}"}), s)
             g.record_result(sid, f"r{i}", f"invoice {i + 1} pay to X{i + 1}")
         call = Action(tool="send_money", call_id="c",
                       args={"recipient": "alice", "amount": 10, "memo": "rent"})
         s = Session(id=sid, now=T0)
-        assert g.check(call, s).allowed
+        assert g.evaluate(call, s).allowed
         times = []
         for _ in range(checks):
             t = time.perf_counter_ns()
-            g.check(call, s)
+            g.evaluate(call, s)
             times.append(time.perf_counter_ns() - t)
         times.sort()
         out[n] = times[len(times) // 2] / 1000
@@ -321,14 +420,16 @@ def main() -> None:
     ap.add_argument("--sizes", default="10,1000,100000", help="prior events per session")
     ap.add_argument("--naive-reps", type=int, default=300)
     ap.add_argument("--redis-ops", type=int, default=2_000, help="per process")
+    ap.add_argument("--many-reps", type=int, default=300,
+                    help="interleaved repetitions of check_many vs K evaluates")
     ap.add_argument("--no-redis", action="store_true")
     ap.add_argument("--no-invariant", action="store_true")
     ap.add_argument("--out", default="benchmarks/results/guard.md")
     a = ap.parse_args()
     sizes = [int(x) for x in a.sizes.split(",")]
     guard = new_guard()
-    rules = len(guard.policy.spec.rules)  # type: ignore[union-attr]
-    per_tool = len(guard._programs["pay0"].rules)
+    rules = len(guard.policy.spec.rules)
+    per_tool = len(guard.policy.runtime().programs["pay0"].rules)
     lines = [
         "# Guard latency (benchmarks/guard_latency.py)", "",
         f"- date: {datetime.now(UTC).isoformat(timespec='seconds')}",
@@ -361,8 +462,24 @@ def main() -> None:
         print(lines[-1], flush=True)
     first_session = sessions[sizes[0]]
     median_rate, best_rate = throughput(*first_session)
-    lines += ["", f"- throughput, one process, `check` (10 prior events): **{best_rate:,.0f} "
+    lines += ["", f"- throughput, one process, `evaluate` (10 prior events): **{best_rate:,.0f} "
               f"checks/s** best of 5 one-second trials (median {median_rate:,.0f})"]
+    c50, c99 = commit_latency(a.checks)
+    lines.append(f"- `check_and_commit` of an allowed call (in memory, 10 prior events, each "
+                 f"call its own id): p50 **{c50:.1f} µs**, p99 {c99:.1f} µs")
+    (e50, e99), (k50, k99) = async_latency(a.checks // 4)
+    lines.append(f"- async twins, awaited one at a time (the sync core in a worker thread): "
+                 f"`aevaluate` p50 **{e50:.0f} µs** (p99 {e99:.0f}), `acheck_and_commit` p50 "
+                 f"**{k50:.0f} µs** (p99 {k99:.0f})")
+    lines += ["", "| `check_many` K | prior events | one `check_many` (µs) | K `evaluate` "
+              "(µs) | per action (µs) | ratio |", "|---:|---:|---:|---:|---:|---:|"]
+    for k in (16, 64):
+        for n in (sizes[0], sizes[-1]):
+            g, session = sessions[n]
+            batch, single = many_vs_separate(g, session, k, a.many_reps)
+            lines.append(f"| {k} | {n:,} | {batch:,.0f} | {single:,.0f} | {batch / k:.1f} | "
+                         f"{single / batch:.2f}x |")
+            print(lines[-1], flush=True)
     if not a.no_redis:
         own = redis_throughput(a.redis_ops, shared=False)
         shared = redis_throughput(a.redis_ops // 4, shared=True)

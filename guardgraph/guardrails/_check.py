@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 
 from guardgraph.guardrails._compile import CompiledRule
 from guardgraph.guardrails._evaluate import decide
@@ -88,10 +89,12 @@ def text(value: object, where: str, *, nfkc: bool = True) -> str:
 def read_context(session: Session, approval: Approval | None) -> Context:
     if not isinstance(session, Session):
         raise Deny("GG415", f"session must be a Session, got {type(session).__name__}")
-    try:
-        labels = exact_text_set(session.task_labels, "session.task_labels")
-    except BadValue as exc:
-        raise Deny(exc.code, str(exc)) from None
+    labels = session.task_labels
+    if not (type(labels) is frozenset and all(type(x) is str and x.isascii() for x in labels)):
+        try:  # anything but exact ASCII labels (the common case) takes the full reading
+            labels = exact_text_set(labels, "session.task_labels")
+        except BadValue as exc:
+            raise Deny(exc.code, str(exc)) from None
     if approval is not None:
         if not isinstance(approval, Approval):
             raise Deny("GG415", f"approval must be an Approval, got {type(approval).__name__}")
@@ -99,11 +102,14 @@ def read_context(session: Session, approval: Approval | None) -> Context:
             text(getattr(approval, name), f"approval.{name}", nfkc=False)
         if not isinstance(approval.at, datetime):
             raise Deny("GG415", "approval.at must be a datetime")
+    sid, user, kind = session.id, session.user, session.task_kind
     return Context(
-        session_id=text(session.id, "session.id"),
-        user=text(session.user, "session.user"),
+        session_id=sid if type(sid) is str and sid.isascii() else text(sid, "session.id",
+                                                                       nfkc=False),
+        user=user if type(user) is str and user.isascii() else text(user, "session.user"),
         labels=labels,
-        task_kind=text(session.task_kind, "session.task_kind"),
+        task_kind=kind if type(kind) is str and kind.isascii() else text(
+            kind, "session.task_kind"),
         facts=session.facts, approval=approval)
 
 
@@ -157,7 +163,8 @@ class Checker:
             raise Deny("GG401", f"unknown tool {name!r}; declared tools: "
                        f"{', '.join(sorted(self.rt.names.values()))}"
                        + (f" ({hint})" if hint else ""))
-        return Prepared(tool=found, args=self._args(found, action.args), agent=agent,
+        return Prepared(tool=found, args=MappingProxyType(self._args(found, action.args)),
+                        agent=agent,
                         kind=kind, target=None, call_id=call_id,
                         provenance=action.provenance)
 
@@ -251,7 +258,8 @@ class Checker:
         return deny, escalate, warn
 
     def _repair(self, prog: ToolProgram, p: Prepared, call_id: str, ctx: Context,
-                facts: Mapping[str, object], state: MonitorState, now: int, reads: dict[str, tuple[object, bool]] | None,
+                facts: Mapping[str, object], state: MonitorState, now: int,
+                reads: dict[str, tuple[object, bool]] | None,
                 env: Mapping[str, object], deny: list[CompiledRule],
                 failures: tuple[Failure, ...],
                 ) -> tuple[Verdict, Mapping[str, object] | None] | None:

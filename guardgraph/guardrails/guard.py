@@ -21,10 +21,10 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from guardgraph.guardrails._check import ROUTE, Checker, Context, Deny, Prepared, read_context
 from guardgraph.guardrails._errors import GuardError, StoreError
@@ -53,9 +53,9 @@ def _new_id() -> str:
     return uuid.uuid4().hex
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class _Basis:
-    """What commit needs to record, or re-check, a verdict (never leaves the process)."""
+class _Basis(NamedTuple):
+    """What commit needs to record, or re-check, a verdict (never leaves the process).
+    A named tuple, not a dataclass: one is made per check, on the hot path."""
 
     policy_sha256: str
     prepared: Prepared
@@ -218,8 +218,8 @@ class Guard:
                     continue
                 try:
                     early = self._screen(state, p, call_id, now, subject)
-                    out.append(early if early is not None else
-                               self._decide(state, p, call_id, ctx, now, facts or {}, at, reads))
+                    out.append(early if early is not None else self._decide(
+                        state, p, call_id, ctx, now, facts or {}, at, reads, subject))
                 except Deny as d:
                     out.append(replace(d.verdict(), subject=subject))
             return tuple(out), []
@@ -352,7 +352,7 @@ class Guard:
             early = self._screen(state, p, call_id, now, subject)
             if early is not None:
                 return early, []
-            verdict = self._decide(state, p, call_id, ctx, now, facts, at, None)
+            verdict = self._decide(state, p, call_id, ctx, now, facts, at, None, subject)
             if commit and verdict.executable:
                 assert verdict.subject is not None
                 return verdict, [self._event(p, call_id, verdict.subject, now)]
@@ -415,18 +415,26 @@ class Guard:
 
     def _decide(self, state: MonitorState, p: Prepared, call_id: str, ctx: Context, now: int,
                 facts: Mapping[str, object], at: datetime,
-                reads: dict[str, tuple[object, bool]] | None) -> Verdict:
-        verdict, run = self._checker.decide(p, call_id, ctx, facts, state, now, reads)
-        args = run if run is not None else p.args
-        subject = self._subject(p, call_id, ctx, at, args)
+                reads: dict[str, tuple[object, bool]] | None,
+                subject: Subject | None = None) -> Verdict:
+        """The verdict with its subject (``subject``, when given, is the one of the
+        proposed arguments: reused unless a repair changed them) and commit basis."""
+        v, run = self._checker.decide(p, call_id, ctx, facts, state, now, reads)
+        if subject is None or (run is not None and run is not p.args):
+            subject = self._subject(p, call_id, ctx, at, run if run is not None else p.args)
         basis = _Basis(policy_sha256=self._policy.sha256, prepared=p, call_id=call_id, ctx=ctx,
                        facts=facts, now=now, seq=state.seq)
-        return replace(verdict, subject=subject, basis=basis)
+        # The constructor, not dataclasses.replace: this is the hot path of every check.
+        return Verdict(decision=v.decision, rules=v.rules, message=v.message, code=v.code,
+                       failures=v.failures, repair=v.repair, warnings=v.warnings,
+                       subject=subject, basis=basis)
 
     def _subject(self, p: Prepared, call_id: str, ctx: Context, at: datetime,
                  args: Mapping[str, object]) -> Subject:
         policy = self._policy
-        return Subject(tool=p.tool, args=MappingProxyType(dict(args)), call_id=call_id,
+        # ``args`` is the guard's own checked copy (never the caller's): wrapped, not copied
+        frozen = args if type(args) is MappingProxyType else MappingProxyType(dict(args))
+        return Subject(tool=p.tool, args=frozen, call_id=call_id,
                        agent=p.agent, kind=p.kind, target=p.target, session_id=ctx.session_id,
                        at=at, spec_name=policy.name, spec_version=policy.version,
                        spec_sha256=policy.sha256)

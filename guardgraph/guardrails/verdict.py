@@ -66,21 +66,21 @@ class Subject:
     spec_name: str
     spec_version: int
     spec_sha256: str
-    _sha: list[str] = field(default_factory=list, compare=False, repr=False, hash=False)
+    _sha: str = field(default="", compare=False, repr=False, hash=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.args, MappingProxyType):
+        if type(self.args) is not MappingProxyType:
             object.__setattr__(self, "args", MappingProxyType(dict(self.args)))
 
     @property
     def args_sha256(self) -> str:
-        # Computed on first use: most allowed calls of a learner's action mask never need
-        # it, and hashing is a fifth of a check's cost.
+        # Computed on first use (and kept): most allowed calls of a learner's action mask
+        # never need it, and hashing would be a fifth of a check's cost.
         if not self._sha:
             from guardgraph.guardrails.approval import args_sha256
 
-            self._sha.append(args_sha256(self.args))
-        return self._sha[0]
+            object.__setattr__(self, "_sha", args_sha256(self.args))
+        return self._sha
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (Subject, _fields(self)))
