@@ -421,7 +421,8 @@ class Infer:
             return
         if name.id in scope.args or name.id in scope.variables or scope.kind is not ScopeKind.RULE:
             return
-        if lit.value not in self.env.tools:
+        routing = lit.value == "route" and scope.target is TargetKind.ROUTE
+        if lit.value not in self.env.tools and not routing:
             hint = did_you_mean(lit.value, self.env.tools, literal=True)
             self.report("GG202", f'unknown tool "{lit.value}"', lit, scope, help=hint)
 

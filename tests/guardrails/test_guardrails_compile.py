@@ -396,3 +396,32 @@ def test_string_literals_and_enum_values_are_nfkc_normalised() -> None:
     assert holds(policy, rule.require, env)
     assert compile_term(rule.require)(env) is True
     assert policy.enum_values(policy.arg("get", "host").type) == ("example.com", "file.org")
+
+
+def test_every_context_name_of_the_one_table_reaches_the_rules() -> None:
+    # specs.CONTEXT_NAMES is the one table; the checker, the translation and the guard
+    # must all know every path in it.
+    from datetime import UTC, datetime
+
+    from guardgraph.guardrails import Action, Decision, Guard, Policy, Session
+    from guardgraph.specs import CONTEXT_NAMES, ROUTE_ONLY
+
+    reads = {("agent",): 'agent == "a"', ("tool",): 'tool == "t"',
+             ("approved",): "not approved", ("task", "labels"): '"x" in task.labels',
+             ("task", "kind"): 'task.kind == "k"', ("session", "user"): 'session.user == "u"',
+             ("target",): 'target == "support"'}
+    assert set(reads) == set(CONTEXT_NAMES)
+    tool_rule = " and ".join(v for k, v in reads.items() if k not in ROUTE_ONLY)
+    route_rule = " and ".join(reads.values()).replace('tool == "t"', 'tool == "route"')
+    text = ("spec c version 1\ntool t(n: int)\n"
+            f"rule on_tool:\n  on any\n  require {tool_rule}\n"
+            f"rule on_route:\n  on route\n  require {route_rule}\n")
+    guard = Guard(Policy.from_text(text))
+    session = Session(id="s", user="u", now=datetime(2026, 5, 1, tzinfo=UTC),
+                      task_labels=frozenset({"x"}), task_kind="k")
+    call = Action(tool="t", args={"n": 1}, agent="a", call_id="c1")
+    assert guard.evaluate(call, session).decision is Decision.ALLOW
+    other = Action(tool="t", args={"n": 1}, agent="b", call_id="c2")
+    assert guard.evaluate(other, session).decision is Decision.DENY
+    route = Action.route("support", agent="a", call_id="c3")
+    assert guard.evaluate(route, session).decision is Decision.ALLOW
