@@ -106,11 +106,13 @@ def canonical_tool(name: object, declared: Mapping[str, str],
     if found is not None:
         return found, None
     look = skeleton(text)
-    for real in declared.values():
-        if skeleton(real) == look:
-            return None, (f"{text!r} only looks like the declared tool {real!r}"
-                          f"{_odd_characters(text)}")
-    close = difflib.get_close_matches(tool_key(text), list(declared), n=3, cutoff=0.75)
+    shapes = {skeleton(real): real for real in declared.values()}
+    if look in shapes:
+        return None, (f"{text!r} only looks like the declared tool {shapes[look]!r}"
+                      f"{_odd_characters(text)}")
+    # Near misses are compared by shape too, so a half-disguised name still finds its tool.
+    close = difflib.get_close_matches(look, list(shapes), n=3, cutoff=0.75)
     if close:
-        return None, "did you mean " + " or ".join(repr(declared[c]) for c in close) + "?"
+        return None, ("did you mean " + " or ".join(repr(shapes[c]) for c in close) + "?"
+                      + _odd_characters(text))
     return None, None

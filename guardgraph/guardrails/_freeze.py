@@ -231,7 +231,11 @@ def _numpy(value: object, path: str) -> object:
         return item if type(item) is bool else _int(item, path)
     if type(item) is float:
         return _float(item, path)
-    # longdouble (and friends) answer with themselves: a float only if nothing is lost
+    # longdouble (and friends) answer with themselves: a float only if nothing is lost;
+    # a complex value never is one (float() would drop its imaginary part).
+    if isinstance(item, complex) or "complex" in type(value).__name__:
+        raise BadValue(path, "a built-in value", value, "a complex number has no exact "
+                       "int, float or bool reading", code="GG421")
     try:
         as_float = float(value)  # type: ignore[arg-type]
         lossless = bool(type(value)(as_float) == value)  # type: ignore[call-arg]
