@@ -55,7 +55,7 @@ class Args:
     """Domain name (``examples/<name>``) or path, as `guardgraph.domains.load_domain` takes."""
     seed: int = 1
     """Seeds Python, NumPy, torch and the environments' task draws."""
-    total_timesteps: int = 24_000
+    total_timesteps: int = 40_000
     """Environment steps to train for (all environments together)."""
     num_envs: int = 4
     """Environments stepped side by side (in-process; each owns its guard)."""
@@ -67,9 +67,9 @@ class Args:
     """Discount; the shaping uses the same γ, which keeps it policy-invariant."""
     gae_lambda: float = 0.95
     """λ of generalised advantage estimation."""
-    num_minibatches: int = 4
+    num_minibatches: int = 8
     """Minibatches per epoch."""
-    update_epochs: int = 4
+    update_epochs: int = 8
     """Passes over each rollout."""
     clip_coef: float = 0.2
     """PPO's ratio clip."""
@@ -79,7 +79,7 @@ class Args:
     """Value-loss weight."""
     max_grad_norm: float = 0.5
     """Gradient clip."""
-    hidden: int = 64
+    hidden: int = 128
     """Width of the policy's trunk."""
     shield: bool = True
     """Mask candidates with the guard (one check_many per step)."""
@@ -99,7 +99,7 @@ class Args:
     """Reward per proposal the shield stopped (only reachable by an unmasked actor)."""
     max_steps: int = 8
     """Step budget of an episode."""
-    max_candidates: int = 64
+    max_candidates: int = 32
     """Candidate actions offered per step."""
     attacks: bool = True
     """Train on the attack variants too."""
