@@ -202,7 +202,7 @@ class Checker:
 
     def decide(self, p: Prepared, call_id: str, ctx: Context, facts: Mapping[str, object],
                state: MonitorState, now: int,
-               reads: dict[str, tuple[object, bool]] | None = None,
+               reads: Shared | None = None,
                ) -> tuple[Verdict, Mapping[str, object] | None]:
         """(verdict without subject, the arguments to run or None). ``facts``: resolved
         values by input key; ``reads``: monitor values shared by the checks of one
@@ -210,9 +210,15 @@ class Checker:
         prog = self.rt.programs[p.tool]
         env = self._env(prog, p, p.args, call_id, ctx, facts, state, now, reads)
         deny, escalate, warn = self._split(prog, env)
-        if not deny and not escalate and not warn:
+        approved: list[CompiledRule] = []
+        if escalate and _bound(ctx, call_id, p.args):
+            # `else escalate` asks a human; an Approval bound to this call and these
+            # arguments is that human's answer, so it satisfies every escalate rule that
+            # fired. Deny rules still hold: an approval never overrides a deny.
+            approved, escalate = escalate, []
+        if not deny and not escalate and not warn and not approved:
             return _ALLOW, p.args
-        ids = tuple(r.rule.name for r in self._in_order(prog, deny, escalate, warn))
+        ids = tuple(r.rule.name for r in self._in_order(prog, deny, escalate, warn, approved))
         warned = tuple(r.rule.name for r in warn)
         failures = tuple(explain(r, self.rt.conjuncts[(prog.tool, r.rule.name)], env)
                          for r in (*deny, *escalate))
@@ -229,6 +235,13 @@ class Checker:
             return Verdict(decision=Decision.ESCALATE, rules=ids, code="GG400",
                            message=_message(escalate, failures), failures=failures,
                            warnings=warned), None
+        if approved:
+            approver = ctx.approval.approver if ctx.approval is not None else ""
+            said = f"allowed: approved by {approver} ({', '.join(r.rule.name for r in approved)})"
+            if warned:
+                said += "; warnings: " + ", ".join(warned)
+            return Verdict(decision=Decision.ALLOW, rules=ids, message=said,
+                           warnings=warned), p.args
         return Verdict(decision=Decision.ALLOW, rules=ids, message="allowed with warnings: "
                        + ", ".join(warned), warnings=warned), p.args
 
@@ -259,7 +272,7 @@ class Checker:
 
     def _repair(self, prog: ToolProgram, p: Prepared, call_id: str, ctx: Context,
                 facts: Mapping[str, object], state: MonitorState, now: int,
-                reads: dict[str, tuple[object, bool]] | None,
+                reads: Shared | None,
                 env: Mapping[str, object], deny: list[CompiledRule],
                 failures: tuple[Failure, ...],
                 ) -> tuple[Verdict, Mapping[str, object] | None] | None:
@@ -275,6 +288,8 @@ class Checker:
         deny2, escalate2, _ = self._split(prog, env2)
         if deny2:
             return None
+        if escalate2 and _bound(ctx, call_id, new_args):
+            escalate2 = []
         names = [r.rule.name for r in deny]
         shown = ", ".join(f"{k} {_fmt(p.args.get(k))} -> {_fmt(v)}" for k, v in changes.items())
         reason = _message(deny, failures[: len(deny)])
@@ -294,8 +309,17 @@ class Checker:
 
     def _env(self, prog: ToolProgram, p: Prepared, args: Mapping[str, object], call_id: str,
              ctx: Context, facts: Mapping[str, object], state: MonitorState, now: int,
-             reads: dict[str, tuple[object, bool]] | None) -> dict[str, object]:
-        env: dict[str, object] = dict(facts)
+             reads: Shared | None) -> dict[str, object]:
+        """Every input the tool's rules read. With ``reads`` (one snapshot shared by the
+        checks of `Guard.check_many`) the facts and monitor values of a tool are read
+        once, and provenance labels once per value."""
+        if reads is None:
+            env = self._base(prog, facts, state, now)
+        else:
+            base = reads.get(prog.tool)
+            if base is None:
+                base = reads[prog.tool] = self._base(prog, facts, state, now)
+            env = dict(base)  # type: ignore[call-overload]
         compiled = self.rt.compiled
         spec = self.rt.spec
         for key, name in prog.args:
@@ -305,23 +329,37 @@ class Checker:
             env[key] = name in args
         for key, path in prog.context:
             env[key] = self._context(path, p, args, call_id, ctx)
+        for key, func, path in prog.provenance:
+            if reads is None or p.provenance.get(path[0]) is not None:
+                env[key] = self._label(func, path, args, p, state)
+                continue
+            value = args.get(path[0])
+            try:
+                memo = ("prov", func, path, value)
+                hash(memo)
+            except TypeError:  # a record or list of records: not a memo key
+                env[key] = self._label(func, path, args, p, state)
+                continue
+            got = reads.get(memo, _NONE)
+            if got is _NONE:
+                got = reads[memo] = self._label(func, path, args, p, state)
+            env[key] = got
+        for key, base_key in prog.sizes:
+            env[key] = len(env[base_key])  # type: ignore[arg-type]
+        return env
+
+    @staticmethod
+    def _base(prog: ToolProgram, facts: Mapping[str, object], state: MonitorState, now: int,
+              ) -> dict[str, object]:
+        """The inputs of a tool that depend only on the session snapshot."""
+        env: dict[str, object] = dict(facts)
         poisoned = state.poisoned
         for key, track, is_flag in prog.monitor:
             if poisoned and track.key in poisoned:
                 raise Deny("GG409", f"{track.key[4:]} could not be evaluated for call "
                            f"{poisoned[track.key]}")
-            if reads is None:
-                value, defined = state.read(track, now)
-            else:
-                got = reads.get(track.key)
-                if got is None:
-                    got = reads[track.key] = state.read(track, now)
-                value, defined = got
+            value, defined = state.read(track, now)
             env[key] = defined if is_flag else (value if defined else prog.zeros[key])
-        for key, func, path in prog.provenance:
-            env[key] = self._label(func, path, args, p, state)
-        for key, base in prog.sizes:
-            env[key] = len(env[base])  # type: ignore[arg-type]
         return env
 
     def _context(self, path: tuple[str, ...], p: Prepared, args: Mapping[str, object],
@@ -334,9 +372,7 @@ class Checker:
             case ("target",):
                 return p.target or ""
             case ("approved",):
-                a = ctx.approval
-                return (a is not None and a.call_id == call_id and bool(call_id)
-                        and a.args_sha256 == args_sha256(args))
+                return _bound(ctx, call_id, args)
             case ("task", "labels"):
                 return ctx.labels
             case ("task", "kind"):
@@ -373,6 +409,18 @@ class Checker:
 
 
 _ALLOW = Verdict(decision=Decision.ALLOW, message="allowed")
+_NONE = object()  # "not memoised yet" (a label can be False or an empty set)
+
+# What the checks of one snapshot share: per tool, its snapshot inputs; per value, its
+# provenance labels.
+Shared = dict[object, object]
+
+
+def _bound(ctx: Context, call_id: str, args: Mapping[str, object]) -> bool:
+    """Whether the context's approval is for this very call with exactly these arguments."""
+    a = ctx.approval
+    return (a is not None and bool(call_id) and a.call_id == call_id
+            and a.args_sha256 == args_sha256(args))
 
 
 def _message(rules: list[CompiledRule], failures: tuple[Failure, ...]) -> str:

@@ -307,17 +307,22 @@ def test_missing_spec_file_is_a_clear_error(tmp_path: Path) -> None:
     assert code == 2 and json.loads(err)["level"] == "error"
 
 
-def test_an_approval_that_the_rules_do_not_accept_is_reported(tmp_path: Path) -> None:
-    # This escalation does not test `approved`: a human's yes cannot make the call allowed,
-    # so the replay says so, and the call (and its output) count as not executed.
+def test_an_approval_satisfies_escalate_rules_that_do_not_test_approved(tmp_path: Path) -> None:
+    # `else escalate` asks a human; the result after the escalation is the human's yes, so
+    # the call is allowed even though the rule never mentions `approved`, and its untrusted
+    # output taints what follows.
     spec = tmp_path / "s.spec"
     spec.write_text('spec s version 1\ntool read_file(path: str) -> str untrusted\n'
+                    'tool send(to: str)\n'
                     'rule user_paths:\n  on read_file\n  require from_user(path)\n'
-                    '  else escalate "only paths the user gave"\n')
-    line = _line("a", _call("r", "read_file", path="/etc/motd"), _result("r", "hello"))
+                    '  else escalate "only paths the user gave"\n'
+                    'rule no_injected:\n  on send\n  when tainted(to)\n  require false\n'
+                    '  else deny "recipient from untrusted content"\n')
+    line = _line("a", _call("r", "read_file", path="/etc/motd"), _result("r", "mail EVE-1"),
+                 _call("s", "send", to="EVE-1"))
     code, out, err = run("--spec", str(spec), _trace(tmp_path, line))
     assert code == 0
-    (row,) = [json.loads(x) for x in out.splitlines()]
-    assert row["decision"] == "escalate" and row["approval"]["decision"] == "escalate"
-    assert "does not allow it even approved" in err
-    assert "which the guard did not allow; ignored" in err
+    first, second = [json.loads(x) for x in out.splitlines()]
+    assert first["decision"] == "escalate" and first["approval"]["decision"] == "allow"
+    assert "ignored" not in err
+    assert second["decision"] == "deny" and second["rules"] == ["no_injected"]
