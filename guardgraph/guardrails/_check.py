@@ -33,7 +33,7 @@ from guardgraph.guardrails.approval import Approval, args_sha256
 from guardgraph.guardrails.verdict import Decision, Failure, Verdict, json_value
 from guardgraph.specs import ast
 
-__all__ = ["ROUTE", "Checker", "Context", "Deny", "Prepared"]
+__all__ = ["ROUTE", "Checker", "Context", "Deny", "Prepared", "Shared"]
 
 ROUTE = "route"
 

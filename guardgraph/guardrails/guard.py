@@ -26,7 +26,15 @@ from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
-from guardgraph.guardrails._check import ROUTE, Checker, Context, Deny, Prepared, read_context
+from guardgraph.guardrails._check import (
+    ROUTE,
+    Checker,
+    Context,
+    Deny,
+    Prepared,
+    Shared,
+    read_context,
+)
 from guardgraph.guardrails._errors import GuardError, StoreError
 from guardgraph.guardrails._facts import FactError, FactProvider, Facts
 from guardgraph.guardrails._monitor import MonitorState
@@ -206,7 +214,7 @@ class Guard:
         ids = [p.call_id or self._ids() if isinstance(p, Prepared) else "" for p in prepared]
 
         def txn(state: MonitorState) -> tuple[tuple[Verdict, ...], list[Event]]:
-            reads: dict[str, tuple[object, bool]] = {}
+            reads: Shared = {}
             out: list[Verdict] = []
             for p, call_id in zip(prepared, ids, strict=True):
                 if isinstance(p, Verdict):
@@ -415,7 +423,7 @@ class Guard:
 
     def _decide(self, state: MonitorState, p: Prepared, call_id: str, ctx: Context, now: int,
                 facts: Mapping[str, object], at: datetime,
-                reads: dict[str, tuple[object, bool]] | None,
+                reads: Shared | None,
                 subject: Subject | None = None) -> Verdict:
         """The verdict with its subject (``subject``, when given, is the one of the
         proposed arguments: reused unless a repair changed them) and commit basis."""
