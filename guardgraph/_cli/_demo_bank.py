@@ -178,6 +178,8 @@ def _why(content: str, answer: Mapping[str, Any] | None) -> str:
     first = content.splitlines()[0] if content else ""
     if first.startswith("denied by guardgraph ["):
         first = first.split("]: ", 1)[-1]
+    if first.startswith("note: guardgraph repaired") and ": it ran with " in first:
+        return "repaired: it ran with " + first.split(": it ran with ", 1)[1]
     if answer is not None:
         verdict = "approved" if answer["approved"] else "rejected"
         return f"{verdict} by {answer['approver']}: {answer['reason']}"

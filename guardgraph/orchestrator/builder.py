@@ -245,7 +245,13 @@ def _router_node(route: Callable[[Mapping[str, Any]], str] | None, targets: tupl
                 session = session_of(thread, state, config)
                 tell_user_messages(guard, audit, session.id, list(state.get("messages", ())),
                                    told)
-                target = route(state) if route is not None else targets[0]
+                if route is None:
+                    # One specialist and no router: no routing decision is taken, so
+                    # there is nothing to guard (a spec without route rules denies all).
+                    _record_task(audit, thread, state, ids)
+                    return Command(goto=targets[0],
+                                   update={"routes": 1, "active_agent": targets[0]})
+                target = route(state)
                 verdict = _check_route(guard, audit, thread, session, state, target, ids)
         except GraphBubbleUp:
             raise
@@ -280,18 +286,21 @@ def _check_route(guard: Guard, audit: AuditLog | None, thread: str, session: Any
     n = _routes(state) + 1
     call_id = f"route-{n}" if session.id == thread else f"{thread}/route-{n}"
     if n == 1:
-        task = state.get("task") or {}
-        first = next((m for m in state.get("messages", ()) if isinstance(m, HumanMessage)),
-                     None)
-        rec.record_task(audit, session=thread, user=str(task.get("user", "")),
-                        text=str(first.content) if first is not None else "",
-                        labels=tuple(task.get("labels", ())), kind=str(task.get("kind", "")),
-                        span=ids)
+        _record_task(audit, thread, state, ids)
     verdict = guard.check_and_commit(Action.route(target, agent=ROUTER, call_id=call_id),
                                      session)
     rec.record_route(audit, verdict, session=thread, router=ROUTER, target=target,
                      call_id=call_id, span=ids)
     return verdict
+
+
+def _record_task(audit: AuditLog | None, thread: str, state: AgentState, ids: Any) -> None:
+    task = state.get("task") or {}
+    first = next((m for m in state.get("messages", ()) if isinstance(m, HumanMessage)), None)
+    rec.record_task(audit, session=thread, user=str(task.get("user", "")),
+                    text=str(first.content) if first is not None else "",
+                    labels=tuple(task.get("labels", ())), kind=str(task.get("kind", "")),
+                    span=ids)
 
 
 def _stop(text: str) -> Command[Any]:
