@@ -180,8 +180,11 @@ class AgentGraph:
         compiled = graph.compile(checkpointer=checkpointer,
                                  store=store_,
                                  name=name)
-        compiled.config = {"recursion_limit": recursion_limit,
-                           "configurable": {CONFIG_KEY_DURABILITY: durability}}
+        # Durability applies to checkpoint writes; without a checkpointer LangGraph has no
+        # write to wait for (and 1.2 fails on "sync"), so it is left unset.
+        compiled.config = {"recursion_limit": recursion_limit}
+        if checkpointer is not None:
+            compiled.config["configurable"] = {CONFIG_KEY_DURABILITY: durability}
         return compiled
 
     def _validate(self, guard: Guard) -> None:
