@@ -23,7 +23,7 @@ from enum import StrEnum
 
 import z3
 
-from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, Input, compile_policy
+from guardgraph.guardrails._compile import ROUTE, CompiledPolicy, Input, InputKind, compile_policy
 from guardgraph.guardrails._witness import Witness, tool_inputs, witness_from
 from guardgraph.specs import ast, format_type
 
@@ -173,9 +173,16 @@ def _examples(
     solver.set("timeout", timeout_ms)
     solver.add(question)
     args = tool_inputs(a, tool)
+    # A `TOOL.arg` term is undefined only past the monitor's bound of kept values: an
+    # example within the bound reads better, so it is asked for first.
+    within = [i.const if i.const.ctx is ctx else i.const.translate(ctx) for i in inputs
+              if i.kind is InputKind.DEFINED and isinstance(i.node, ast.Attribute)]
     found: list[Witness] = []
     while len(found) < n:
-        answer = solver.check()
+        answer = solver.check(*within) if within else solver.check()
+        if answer == z3.unsat and within:
+            within = []
+            answer = solver.check()
         if answer == z3.unsat:
             break
         if answer != z3.sat:

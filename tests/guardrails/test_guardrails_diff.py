@@ -77,3 +77,14 @@ def test_added_removed_tools_and_changed_signatures() -> None:
 def test_warn_rules_do_not_change_what_is_allowed() -> None:
     d = _diff("", "rule w:\n  on pay\n  require amount < 1\n  else warn \"big\"\n")
     assert d.same
+
+
+def test_examples_for_earlier_call_values_stay_within_the_monitors_bound() -> None:
+    old = ("spec shop version 1\ntool lookup_order(order_id: str) -> real\n"
+           "tool refund(order_id: str, amount: real)\nrule a:\n  on refund\n"
+           "  require amount < 100\n")
+    new = old.replace("version 1", "version 2").replace(
+        "require amount < 100", "require amount < 100 and order_id in lookup_order.order_id")
+    text = diff(load_spec(old), load_spec(new)).render_human()
+    assert "refund: narrows" in text
+    assert "lookup_order.order_id = {" in text and "more values" not in text
