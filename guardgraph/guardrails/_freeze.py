@@ -301,9 +301,12 @@ def _children(value: object, path: str) -> tuple[str, list[object], list[str]]:
                            code="GG422")
         seen: set[str] = set()
         for k, v in pairs:
-            if not isinstance(k, str):
+            if type(k) is str and k.isascii() and len(k) <= MAX_STR:
+                key = k
+            elif isinstance(k, str):
+                key = _text(k, f"{path} key")
+            else:
                 raise BadValue(f"{path} key", "a str key", k)
-            key = _text(k, f"{path} key")
             if key in seen:
                 raise BadValue(f"{path}.{key}", "distinct keys", k,
                                "two keys are equal after NFKC normalisation")
@@ -356,7 +359,10 @@ def freeze(value: object, where: str) -> object:
             _, kind, built, keys, path, into, slot = step
             into[slot] = _build(kind, built, keys, path)
             continue
-        _, v, path, depth, into, slot = step
+        _, v, at, depth, into, slot = step
+        # The path is built only for values that need more than a type test: formatting
+        # one per plain leaf was most of the cost of a copy.
+        path = _path(*at) if type(at) is tuple else at
         leaf = _leaf(v, path) if depth else _CONTAINER
         if leaf is not _CONTAINER:
             if type(leaf) is str:
@@ -377,7 +383,18 @@ def freeze(value: object, where: str) -> object:
         items: list[object] = [None] * len(children)
         work.append(("out", kind, items, keys, path, into, slot))
         for i in range(len(children) - 1, -1, -1):
-            work.append(("in", children[i], _path(path, kind, i, keys), depth + 1, items, i))
+            c: Any = children[i]
+            t = type(c)
+            if t is str and c.isascii() and len(c) <= MAX_STR:  # already exact and NFKC
+                chars += len(c)
+                items[i] = c
+            elif (t is int and -MAX_INT <= c <= MAX_INT) or t is bool or c is None:
+                items[i] = c
+            else:
+                work.append(("in", c, (path, kind, i, keys), depth + 1, items, i))
+        if chars > MAX_CHARS:
+            raise BadValue(where, "a value", value, f"more than {MAX_CHARS} characters in all",
+                           code="GG422")
     return root[0]
 
 
