@@ -168,7 +168,8 @@ class GuardedCalls:
                 # execution (interrupt, resume, replay, restart).
                 if seen.done:
                     return ToolMessage(content=seen.content, tool_call_id=call_id, name=tool,
-                                       status="error" if seen.status == "error" else "success")
+                                       status="error" if seen.status == "error" else "success",
+                                       response_metadata=seen.metadata or {})
                 return self._message(call_id, tool, (
                     f"not run again: an earlier attempt of call {call_id} started {tool} and "
                     "its outcome is unknown (at most once)"), error=True)
@@ -288,7 +289,8 @@ class GuardedCalls:
                               artifact=message.artifact,
                               response_metadata=_meta(str(go.verdict.decision),
                                                       tuple(go.verdict.rules)))
-        go.ledger.finish(go.thread, go.call_id, go.tool, content, status)
+        go.ledger.finish(go.thread, go.call_id, go.tool, content, status,
+                         dict(message.response_metadata))
         if isinstance(result, Command):
             return result
         return message

@@ -35,6 +35,7 @@ class LedgerEntry:
     done: bool
     content: Any = None
     status: str = "success"
+    metadata: dict[str, Any] | None = None
 
 
 class Ledger:
@@ -58,17 +59,18 @@ class Ledger:
         return LedgerEntry(call_id=call_id, tool=str(value.get("tool", "")),
                            done=value.get("state") == _DONE,
                            content=_load(value.get("content")),
-                           status=str(value.get("status", "success")))
+                           status=str(value.get("status", "success")),
+                           metadata=_load(value.get("metadata")))
 
     def start(self, session: str, call_id: str, tool: str) -> None:
         self._store.put(self._namespace(session), call_id,
                         {"state": _STARTED, "tool": tool}, index=False)
 
     def finish(self, session: str, call_id: str, tool: str, content: Any,
-               status: str) -> None:
+               status: str, metadata: dict[str, Any] | None = None) -> None:
         self._store.put(self._namespace(session), call_id,
                         {"state": _DONE, "tool": tool, "content": json.dumps(content),
-                         "status": status}, index=False)
+                         "status": status, "metadata": json.dumps(metadata)}, index=False)
 
     def executed(self, session: str) -> tuple[str, ...]:
         """Call ids of ``session`` that ran (started or done), oldest first."""

@@ -2,7 +2,7 @@
 in a compiled agent graph, and the properties a spec states about it.
 
 The language has no separate construct for graph properties; they are read from the
-rules a spec already has (docs/language.md, "Graph proofs"):
+rules a spec already has (documented in the README, "Guarded agent graphs"):
 
 * ``on T require agent == "A"`` (or ``agent in {...}``), a deny rule without ``when``:
   **tool T is reachable only through those agents** — no other agent that a run can reach
