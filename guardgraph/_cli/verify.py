@@ -2,8 +2,9 @@
 
 The graph (an `AgentGraph`, a ``StateGraph``, a compiled LangGraph graph, or a function of
 no arguments returning one) is read for its nodes, edges, declared conditional targets and
-each agent's tools; the properties are those the spec's ``agent ==`` and ``on route`` rules state (see
-``guardgraph.orchestrator.proofs``). Each is proved by Z3, or its counterexample path is printed.
+each agent's tools; the properties are those the spec's ``agent ==`` and ``on route``
+rules state (see ``guardgraph.orchestrator.proofs``). Each is proved by Z3, or its
+counterexample path is printed.
 Exit codes: 0 every property proved, 1 a property is violated, 2 bad input (a module or
 attribute that cannot be loaded, a spec that does not load, no property stated).
 """
