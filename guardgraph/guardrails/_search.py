@@ -262,6 +262,10 @@ class Values:
         self._by_var[var] = values
         self._fixed.add(var)
 
+    def prefer(self, var: str, value: object) -> None:
+        """Try ``value`` first for ``var`` (and keep the others)."""
+        self._by_var[var] = [value, *(v for v in self.of(var) if v != value)]
+
     def learn(self, var: str, value: object) -> None:
         """Remember a value a Z3 model gave ``var``: the next search may need it again."""
         values = self.of(var)

@@ -36,12 +36,13 @@ from enum import StrEnum
 
 import z3
 
-from guardgraph.guardrails._compile import CompiledPolicy, CompiledRule
+from guardgraph.guardrails._compile import CompiledPolicy, CompiledRule, InputKind
 from guardgraph.guardrails._errors import CompileError
 from guardgraph.guardrails._fastpath import compile_predicates
 from guardgraph.guardrails._search import Env, Goal, Values, walk
 from guardgraph.guardrails._witness import tool_inputs
 from guardgraph.guardrails._z3sorts import python_value
+from guardgraph.specs import ast
 
 __all__ = ["Answer", "RuleClass", "ToolSession", "Verdict"]
 
@@ -170,6 +171,11 @@ class ToolSession:
             enum = policy.enum_values(known.type) if known is not None else None
             if enum:
                 self._values.only(name, list(enum))  # an enum input takes nothing else
+            elif (known is not None and known.kind is InputKind.DEFINED
+                  and isinstance(known.node, ast.Attribute)):
+                # `TOOL.arg` is undefined only past the monitor's bound: examples within it
+                # read better (`lookup.id = {}`, not an overflow)
+                self._values.prefer(name, True)
         self._rng = random.Random(zlib.crc32(tool.encode()) ^ 0x5EED)
         self._fns = preds.fns
         self._reads = preds.reads
