@@ -173,27 +173,29 @@ class Checker:
         if not isinstance(given, Mapping):
             raise Deny("GG404", f"{tool}: arguments must be a mapping, got "
                        f"{type(given).__name__}")
-        named: dict[str, object] = {}
-        for key, value in given.items():
-            if type(key) is not str or not key.isascii():
+        named: Mapping[str, object] = given
+        if not all(type(k) is str and k.isascii() for k in given):
+            renamed: dict[str, object] = {}
+            for key, value in given.items():
                 key = text(key, f"{tool}: argument name")
-                if key in named:
+                if key in renamed:
                     raise Deny("GG403", f"{tool}: argument {key!r} given twice (after "
                                "Unicode normalisation)")
-            named[key] = value
-        for key in named:
-            if key not in params:
-                raise Deny("GG403", f"{tool}: undeclared argument {key!r}; expected "
-                           f"{', '.join(params) or 'no arguments'}")
+                renamed[key] = value
+            named = renamed
+        if not named.keys() <= params.keys():
+            extra = next(k for k in named if k not in params)
+            raise Deny("GG403", f"{tool}: undeclared argument {extra!r}; expected "
+                       f"{', '.join(params) or 'no arguments'}")
         args: dict[str, object] = {}
-        for name, (check, optional) in params.items():
+        for name, (check, optional, where) in params.items():
             value = named.get(name)
             if value is None:
                 if optional:
                     continue
                 raise Deny("GG402", f"{tool}: missing argument {name!r}")
             try:
-                args[name] = check(value, f"{tool}.{name}")
+                args[name] = check(value, where)
             except BadValue as exc:
                 raise Deny(getattr(exc, "code", "GG404"), str(exc)) from None
         return args

@@ -20,8 +20,8 @@ from guardgraph.specs import ast
 
 __all__ = ["Param", "Runtime"]
 
-# argument name -> (validator, optional)
-Param = tuple[Callable[[object, str], object], bool]
+# argument name -> (validator, optional, "tool.argument" for messages)
+Param = tuple[Callable[[object, str], object], bool, str]
 
 
 class Runtime:
@@ -45,7 +45,7 @@ class Runtime:
                     self.conjuncts[(tool, rule.rule.name)] = rule_conjuncts(rule)
         # canonical tool name by its NFKC case-folded key (`canonical_tool`)
         self.names = tool_table(t.name for t in spec.tools)
-        # per tool: argument name -> (validator, optional), in declaration order
+        # per tool: argument name -> Param, in declaration order
         self.params: dict[str, dict[str, Param]] = {
-            t.name: {p.name: (validator(p.type, spec), isinstance(p.type, ast.OptionalType))
-                     for p in t.params} for t in spec.tools}
+            t.name: {p.name: (validator(p.type, spec), isinstance(p.type, ast.OptionalType),
+                              f"{t.name}.{p.name}") for p in t.params} for t in spec.tools}
