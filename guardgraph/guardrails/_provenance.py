@@ -1,125 +1,216 @@
 """Provenance labels of values: which outputs and user messages a value appears in.
 
-A value is recognised by key: a string by its NFKC case-folded text (whole, and each
-whitespace/punctuation-separated token of an output or message), a number by its exact
-value. ``tainted(x)``: a key of ``x`` was seen in an untrusted output (per field where the
-tool declares fields); ``from_user(x)``: it appears in the user's messages; ``source(x)``:
-the tools whose outputs contain it. Lookups are hash probes, so their cost does not grow
-with the session.
+A value is recognised by key (``_value_kinds`` defines the keys per kind: text, numbers,
+identifiers, URLs, emails, paths, identifier windows). An output or a user message is
+indexed under the keys of the whole text and of each of its parts; an argument is looked
+up under its own keys. ``tainted(x)``: some key of ``x`` was seen in an untrusted output (per
+field where the tool declares fields); ``from_user(x)``: the canonical key of ``x``, or every
+part of it, appears in the user's messages; ``source(x)``: the tools whose outputs hold a
+key of ``x``. Lookups are hash probes, so their cost does not grow with the session; an
+argument costs a handful of probes per part.
+
+Where matching cannot be sure the two predicates lean in opposite directions, each the
+fail-closed one: ``tainted`` probes more keys (fragments and reversals of identifiers,
+every token of a command line, the base address of a ``+tag`` email), ``from_user`` probes
+only the exact canonical form.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from fractions import Fraction
 
-from guardgraph.guardrails._validate import normalize
+from guardgraph.guardrails._value_kinds import (
+    WINDOW,
+    email_keys,
+    fold,
+    number_key,
+    numbers_in,
+    token_kind_keys,
+    units,
+    whole_kind_key,
+    windows,
+)
 from guardgraph.specs import ast
 
-__all__ = ["output_leaves", "taint_keys", "text_tokens", "user_keys", "value_keys"]
+__all__ = ["OUTPUT_CHARS", "OUTPUT_NODES", "OVERFLOW", "output_leaves", "taint_keys",
+           "text_tokens", "user_keys", "value_keys"]
 
-_TOKEN = re.compile(r"[^\s,;!?()\[\]{}<>\"'`]+")
+# An output is indexed up to this many nodes (strings, numbers, containers) and characters
+# of text. Past either cap nothing more is read, every key already read counts as
+# untrusted, and OVERFLOW is recorded: every argument probes it, so after an over-cap output
+# every value of the session counts as tainted (its unread part could hold anything).
+OUTPUT_NODES = 20_000
+OUTPUT_CHARS = 262_144
+OVERFLOW = "!*overflow"
 
+# A run of identifier chunks joins at most this many chunks into sub-identifiers, enough
+# for an IBAN in groups of four (up to nine groups) and bounded for a long digit table.
+_SUBRUN = 10
 
-def _num_key(value: int | Fraction) -> str:
-    q = Fraction(value)
-    return f"#{q.numerator}/{q.denominator}"
-
-
-def _str_keys(text: str) -> Iterator[str]:
-    folded = normalize(text).casefold()
-    yield folded.strip()
-    for token in _TOKEN.findall(folded):
-        token = token.rstrip(".:")
-        if not token:
-            continue
-        yield token
-        try:  # "1,100.50" is not parsed; "1100.50" and "1100" are
-            number = Fraction(Decimal(token))
-        except (InvalidOperation, ValueError, ZeroDivisionError):
-            continue
-        yield _num_key(number)
+# A string is treated as a command line when it holds a shell operator or starts with a
+# word followed by an option; then every token of it is probed (a short `rm` or `-rf`
+# copied from a page is enough to taint).
+_COMMANDISH = re.compile(r"[|;&`<>]|\$\(|\$\{|^\S+\s+--?[a-z]")
 
 
-def text_tokens(text: str) -> list[str]:
-    """Keys of a user message or an untrusted text."""
-    return list(dict.fromkeys(_str_keys(text)))
+def _keys_of_text(text: str, *, fragments: bool) -> Iterator[str]:
+    """Index keys of an output string or a user message."""
+    folded = fold(text)
+    yield folded
+    whole = whole_kind_key(folded)
+    if whole is not None:
+        yield whole
+    for unit in units(folded):
+        for token in unit.text.split(" ") if unit.chunks else (unit.text,):
+            yield token
+            yield from token_kind_keys(token)
+        if unit.chunks:
+            c = unit.chunks
+            for i in range(len(c)):
+                for j in range(i + 1, min(len(c), i + _SUBRUN) + 1):
+                    yield "i:" + "".join(c[i:j])
+            if fragments:
+                yield from windows(unit.ident)
+    yield from numbers_in(folded)
 
 
-def value_keys(value: object) -> list[str]:
-    """Keys under which an argument value is looked up."""
-    if isinstance(value, bool):
-        return []
-    if isinstance(value, int | Fraction):
-        return [_num_key(value)]
-    if isinstance(value, str):
-        return [normalize(value).casefold().strip()]
-    if isinstance(value, tuple | frozenset | list | set):
-        return [k for item in value for k in value_keys(item)]
+def text_tokens(text: str, *, fragments: bool = False) -> list[str]:
+    """Keys of a user message or an output text; ``fragments`` adds identifier windows
+    (for untrusted text, so fragments and reversals of its identifiers stay tainted)."""
+    return list(dict.fromkeys(_keys_of_text(text, fragments=fragments)))
+
+
+def _scalar_key(value: object) -> str | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        if isinstance(value, int | Fraction):
+            return number_key(value)
+        if isinstance(value, float | Decimal):
+            return number_key(Fraction(repr(value)) if isinstance(value, float)
+                              else Fraction(value))
+    except (ValueError, OverflowError, ArithmeticError):
+        return None  # inf, nan
+    return None
+
+
+def _items(value: object) -> list[object]:
     if isinstance(value, Mapping):
-        return [k for item in value.values() for k in value_keys(item)]
+        return list(value.values())
+    if isinstance(value, tuple | frozenset | list | set):
+        return list(value)
     return []
 
 
-# A token this long is distinctive enough (an IBAN, a URL, a host name) that finding it in
-# an untrusted output means the argument was built from that output, even when the
-# argument as a whole (a shell command line, a sentence) never appears there as one token.
-_DISTINCTIVE = 8
+def _strings(value: object) -> list[str]:
+    """The strings of an argument (itself, or the items of a collection, iteratively)."""
+    out: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            out.append(v)
+        else:
+            stack.extend(_items(v))
+    return out
+
+
+def value_keys(value: object) -> list[str]:
+    """The canonical key of each leaf of an argument (all must be the user's for
+    ``from_user``)."""
+    keys: list[str] = []
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            folded = fold(v)
+            keys.append(whole_kind_key(folded) or folded)
+        elif (k := _scalar_key(v)) is not None:
+            keys.append(k)
+        else:
+            stack.extend(reversed(_items(v)))
+    return keys
 
 
 def taint_keys(value: object) -> list[str]:
-    """Keys under which an argument is looked up for ``tainted``/``source``: its whole
-    value, plus each distinctive token of a string."""
+    """Keys under which an argument is looked up for ``tainted``/``source``: each leaf's
+    canonical key and plain text, each distinctive part of a string (URLs, emails, paths,
+    identifiers of :data:`WINDOW`+ characters and their windows, tokens of as many
+    characters), every token of a command line, and :data:`OVERFLOW`."""
     keys = value_keys(value)
-    strings = [value] if isinstance(value, str) else (
-        [v for v in value if isinstance(v, str)]
-        if isinstance(value, tuple | frozenset | list | set) else [])
-    for text in strings:
-        folded = normalize(text).casefold()
-        keys.extend(t.rstrip(".:") for t in _TOKEN.findall(folded)
-                    if len(t.rstrip(".:")) >= _DISTINCTIVE)
+    for text in _strings(value):
+        folded = fold(text)
+        keys.append(folded)
+        keys.extend(email_keys(folded)[1:])
+        command = _COMMANDISH.search(folded) is not None
+        for unit in units(folded):
+            if unit.chunks:
+                ident = unit.ident
+                if command or len(ident) >= WINDOW:
+                    keys.append("i:" + ident)
+                keys.extend(windows(ident, reverse=False))  # the index holds reversals
+                tokens = unit.text.split(" ")
+            else:
+                tokens = [unit.text]
+            for token in tokens:
+                kinds = token_kind_keys(token)
+                keys.extend(k for k in kinds if command or k[0] in "uep")
+                keys.extend(email_keys(token)[1:])
+                if command or len(token) >= WINDOW:
+                    keys.append(token)
+    keys.append(OVERFLOW)
     return list(dict.fromkeys(keys))
 
 
 def user_keys(value: object) -> list[str]:
-    """Every token of a string argument: a command line or a sentence the user typed
-    counts as theirs when each of its words appears in their messages."""
+    """Every part of a string argument: a command line or a sentence the user typed counts
+    as theirs when each of its parts appears in their messages."""
     if not isinstance(value, str):
         return value_keys(value)
-    tokens = [t.rstrip(".:") for t in _TOKEN.findall(normalize(value).casefold())]
-    return [t for t in tokens if t] or value_keys(value)
+    keys: list[str] = []
+    for unit in units(fold(value)):
+        if len(unit.chunks) > 1:
+            keys.append("i:" + unit.ident)
+        else:
+            keys.append(whole_kind_key(unit.text) or unit.text)
+    return keys or value_keys(value)
 
 
 def output_leaves(value: object, decl: ast.ToolDecl | None, *, trusted: bool | None,
                   ) -> list[tuple[str, bool]]:
-    """(key, untrusted) for every leaf of a tool output.
+    """(key, untrusted) for every leaf of a tool output, read without recursion.
 
     A leaf is untrusted when the declaration marks the whole output, or marks the field it
-    sits in, or the host says the output is not trusted (either side suffices).
+    sits in, or the host says the output is not trusted (either side suffices). The keys of
+    an untrusted mapping (an attacker can choose them too) are indexed like its values.
+    Past :data:`OUTPUT_NODES` nodes or :data:`OUTPUT_CHARS` characters the output counts as
+    wholly untrusted (see :data:`OVERFLOW`).
     """
     whole = (decl is not None and decl.untrusted and not decl.untrusted_fields) or trusted is False
     marked = decl is not None and decl.untrusted
     fields = frozenset(decl.untrusted_fields) if marked and decl else frozenset()
     out: list[tuple[str, bool]] = []
-
-    def walk(v: object, bad: bool) -> None:
-        if isinstance(v, bool) or v is None:
-            return
+    stack: list[tuple[object, bool]] = [(value, whole)]
+    nodes = chars = 0
+    while stack:
+        v, bad = stack.pop()
+        nodes += 1
         if isinstance(v, str):
-            out.extend((k, bad) for k in text_tokens(v))
-        elif isinstance(v, int | float | Fraction):
-            try:
-                out.append((_num_key(Fraction(repr(v)) if isinstance(v, float) else v), bad))
-            except (ValueError, OverflowError):
-                return
+            chars += len(v)
+        if nodes > OUTPUT_NODES or chars > OUTPUT_CHARS:
+            return [(k, True) for k, _ in out] + [(OVERFLOW, True)]
+        if isinstance(v, str):
+            out.extend((k, bad) for k in text_tokens(v, fragments=bad))
         elif isinstance(v, Mapping):
             for k, item in v.items():
-                walk(item, bad or str(k) in fields)
+                stack.append((item, bad or str(k) in fields))
+                if bad and isinstance(k, str):
+                    stack.append((k, True))
         elif isinstance(v, list | tuple | set | frozenset):
-            for item in v:
-                walk(item, bad)
-
-    walk(value, whole)
+            stack.extend((item, bad) for item in v)
+        elif (key := _scalar_key(v)) is not None:
+            out.append((key, bad))
     return out

@@ -45,4 +45,7 @@ def test_command_the_user_typed_is_allowed_even_if_the_page_shows_it() -> None:
 
 
 def test_short_common_words_do_not_taint() -> None:
-    assert _run("ls -la /tmp", user="list files", page="run ls -la to see the files") == "allow"
+    # the page shares only prose words with the command line; a page that shows `ls -la`
+    # itself taints it (every token of a command line is probed: docs/language.md)
+    assert _run("ls -la /tmp", user="list files", page="run a listing to see the files") == "allow"
+    assert _run("ls -la /tmp", user="list files", page="run ls -la to see the files") == "escalate"
