@@ -468,7 +468,13 @@ class ToolSession:
                 names = {n for item in part for n in item.reads or ()}
             return Verdict(answer=Answer.SAT, env=self._read(model, {}, sorted(names)))
         if answer == z3.unsat:
-            return Verdict(answer=Answer.UNSAT, core=tuple(solver.unsat_core()))
+            core = tuple(solver.unsat_core())
+            # Z3's string solver can return a core that is not unsat on its own (seen with
+            # a length bound and an equality: `len(to) < 1` alone); a finding must name
+            # rules that really conflict, so a smaller core is checked and else dropped.
+            if len(core) < len(assumptions) and solver.check(*core) != z3.unsat:
+                core = tuple(assumptions)
+            return Verdict(answer=Answer.UNSAT, core=core)
         return Verdict(answer=Answer.UNKNOWN, reason=solver.reason_unknown())
 
 
