@@ -14,7 +14,8 @@ torch = pytest.importorskip("torch")
 from guardgraph.agents import checkpoint as ckpt  # noqa: E402
 from guardgraph.agents.ppo import VARIANTS, Args, evaluate, train, variant  # noqa: E402
 
-TINY = dict(domain="toy", total_timesteps=256, num_envs=2, num_steps=64, max_candidates=16)
+TINY = dict(domain="toy", total_timesteps=256, num_envs=2, num_steps=64, max_candidates=16,
+            hidden=32, update_epochs=2, num_minibatches=2)
 
 
 @pytest.mark.parametrize("name", sorted(VARIANTS))
@@ -28,7 +29,8 @@ def test_every_variant_trains(name: str, toy: ToyDomain) -> None:
 
 @pytest.mark.slow
 def test_spec_guided_learns_the_toy_domain(toy: ToyDomain) -> None:
-    args = Args(**{**TINY, "total_timesteps": 3072, "num_envs": 4})
+    args = Args(domain="toy", total_timesteps=3072, num_envs=4, num_steps=64,
+                max_candidates=16, hidden=64, update_epochs=4, num_minibatches=4)
     result = train(args, domain=toy)
     assert result.train_violations == 0
     ev = evaluate(result.policy, toy, args)
