@@ -104,3 +104,12 @@ def test_importing_the_package_does_not_load_torch_or_gymnasium() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.split()
     assert out == ["False", "False"]
+
+
+@pytest.mark.parametrize("name", ["bank", "devops"])
+def test_env_checker_passes_on_the_bundled_domains(name: str) -> None:
+    from guardgraph.domains import load_domain
+
+    env = DomainEnv(load_domain(name))
+    check_env(env, skip_render_check=True)
+    assert env.potential.terms  # both specs carry temporal rules or budgets
