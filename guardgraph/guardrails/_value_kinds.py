@@ -6,7 +6,8 @@ looked up under its own. Two spellings of one value therefore meet on one key:
 
 - text: NFKC, case folded, zero-width characters and soft hyphens removed, dash variants
   read as ``-``, runs of whitespace (NBSP included, via NFKC) as one space;
-- numbers ``#n/d``: ``1,000.00``, ``1 000``, ``1000``, ``1e3`` and ``1.000,00`` are one key;
+- numbers ``#n/d``: ``1,000.00``, ``1 000``, ``1000``, ``1e3`` and ``1.000,00`` are one key
+  (``10,50`` with one or two decimals after the comma is ``10.50``);
 - identifiers ``i:``: alphanumeric chunks holding a digit, joined across spaces, hyphens,
   dots and underscores (``DE89 3704 0044`` = ``de8937040044``); a letters-only chunk of at
   four joins only inside blocks of four (``GB29 NWBK 6016``);
@@ -51,6 +52,7 @@ _NUMBER_FORMS = (
     re.compile(r"(?<![\w.,])[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?(?![\w]|[.,]\d)"),
     re.compile(r"(?<![\w.,])[+-]?\d{1,3}(?:[ '\u202f]\d{3})+(?:[.,]\d+)?(?![\w]|[.,]\d)"),
     re.compile(r"(?<![\w.,])[+-]?\d{1,3}(?:\.\d{3})+,\d+(?![\w]|[.,]\d)"),
+    re.compile(r"(?<![\w.,])[+-]?\d+,\d{1,2}(?![\w]|[.,]\d)"),  # 10,50 (decimal comma)
     re.compile(r"(?<![\w.])[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:e[+-]?\d+)?(?![\w])"),
 )
 _HOSTLIKE = re.compile(r"(?:www\.)?[0-9a-z-]+(?:\.[0-9a-z-]+)*\.[a-z]{2,}(?::\d+)?(?:[/?#]\S*)?")
@@ -81,7 +83,8 @@ def _parse_number(text: str, *, leading_zero: bool = False) -> Fraction | None:
         return None  # "007", "0012": an identifier, whose zeros matter
     if "," in t and "." in t and t.rfind(",") > t.rfind("."):
         t = t.replace(".", "").replace(",", ".")  # 1.000,00
-    elif re.fullmatch(r"[+-]?\d{1,3}[ '\u202f]\d{3}(?:[ '\u202f]\d{3})*,\d+", t):
+    elif re.fullmatch(r"[+-]?\d{1,3}(?:[ '\u202f]\d{3})*,\d{1,2}|[+-]?\d{1,3}[ '\u202f]\d{3}"
+                      r"(?:[ '\u202f]\d{3})*,\d+", t):
         t = t.replace(",", ".")  # 1 000,50
     t = re.sub(r"[ ,'\u202f]", "", t)
     try:
@@ -208,6 +211,10 @@ def units(folded: str) -> list[Unit]:
         if c is not None:
             run.append(c)
             run_text.append(token)
+            continue
+        if run and _SEP.fullmatch(token[:1]) and not token.strip("-._") \
+                and i + 1 < len(tokens) and chunks[i + 1] is not None:
+            run_text.append(token)  # "AA10 - 0000": a free-standing separator
             continue
         if run:
             out.append(Unit(text=" ".join(run_text), chunks=tuple(run)))
