@@ -28,6 +28,8 @@ from guardgraph.guardrails._value_kinds import (
     fold,
     number_key,
     numbers_in,
+    plain,
+    plain_tokens,
     token_kind_keys,
     units,
     whole_kind_key,
@@ -121,6 +123,9 @@ def _strings(value: object) -> list[str]:
 def value_keys(value: object) -> list[str]:
     """The canonical key of each leaf of an argument (all must be the user's for
     ``from_user``)."""
+    if isinstance(value, str):  # the common case, without the walk
+        folded = fold(value)
+        return [whole_kind_key(folded) or folded]
     keys: list[str] = []
     stack = [value]
     while stack:
@@ -140,6 +145,13 @@ def taint_keys(value: object) -> list[str]:
     canonical key and plain text, each distinctive part of a string (URLs, emails, paths,
     identifiers of :data:`WINDOW`+ characters and their windows, tokens of as many
     characters), every token of a command line, and :data:`OVERFLOW`."""
+    if isinstance(value, str):
+        folded = fold(value)
+        if plain(folded) and _COMMANDISH.search(folded) is None:
+            # no number, identifier, URL, email, path or shell operator: the text and its
+            # long words are all there is to probe (the guard's common case, kept cheap)
+            return list(dict.fromkeys([folded, *(t for t in plain_tokens(folded)
+                                                 if len(t) >= WINDOW), OVERFLOW]))
     keys = value_keys(value)
     for text in _strings(value):
         folded = fold(text)
@@ -170,8 +182,11 @@ def user_keys(value: object) -> list[str]:
     as theirs when each of its parts appears in their messages."""
     if not isinstance(value, str):
         return value_keys(value)
+    folded = fold(value)
+    if plain(folded):
+        return plain_tokens(folded) or [folded]
     keys: list[str] = []
-    for unit in units(fold(value)):
+    for unit in units(folded):
         if len(unit.chunks) > 1:
             keys.append("i:" + unit.ident)
         else:

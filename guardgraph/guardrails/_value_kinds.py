@@ -32,7 +32,8 @@ from urllib.parse import unquote, urlsplit
 from guardgraph.guardrails._validate import normalize
 
 __all__ = ["WINDOW", "Unit", "email_keys", "fold", "number_key", "numbers_in", "path_key",
-           "token_kind_keys", "units", "url_key", "whole_kind_key", "windows"]
+           "plain", "plain_tokens", "token_kind_keys", "units", "url_key", "whole_kind_key",
+           "windows"]
 
 # An identifier fragment this long is distinctive: 8 characters of an IBAN or an account
 # number match an unrelated identifier by chance about once in 10^8 (digits) or less.
@@ -44,6 +45,8 @@ _SPACE = re.compile(r"\s+")
 _TOKEN = re.compile(r"[^\s,;!?()\[\]{}<>\"'`]+")
 _CHUNK = re.compile(r"[0-9a-z]+(?:[-._][0-9a-z]+)*")
 _SEP = re.compile(r"[-._\s]")
+_DIGIT = re.compile(r"\d")
+_KIND_MARK = re.compile(r"[@./~\\:%]")
 _CURRENCY = "$€£¥₹₽₩"
 
 # Number spellings, each scanned on its own so that a grouped reading ("1 000") does not
@@ -63,7 +66,8 @@ _DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21", "ws": "80", "wss": 
 def fold(text: str) -> str:
     """The text form every key is built from (see the module doc)."""
     folded = normalize(text).casefold()
-    folded = _DASHES.sub("-", _INVISIBLE.sub("", folded))
+    if not folded.isascii():  # the invisible characters and dash variants are not ASCII
+        folded = _DASHES.sub("-", _INVISIBLE.sub("", folded))
     return _SPACE.sub(" ", folded).strip()
 
 
@@ -76,7 +80,7 @@ def _parse_number(text: str, *, leading_zero: bool = False) -> Fraction | None:
     """A number written in one of the accepted spellings, else None; ``007`` only with
     ``leading_zero``."""
     t = text.strip().strip(_CURRENCY).strip()
-    if not t or not any(f.fullmatch(t) for f in _NUMBER_FORMS):
+    if not _DIGIT.search(t) or not any(f.fullmatch(t) for f in _NUMBER_FORMS):
         return None
     digits = t.lstrip("+-")
     if not leading_zero and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
@@ -109,6 +113,8 @@ def numbers_in(folded: str) -> list[str]:
 def url_key(token: str) -> str | None:
     """``u:host[:port]/path?query`` of a URL or of a bare host name, else None."""
     t = token.rstrip(".:")
+    if "." not in t and "://" not in t:  # cheap exit: most tokens are words
+        return None
     if "://" in t:
         scheme, _, rest = t.partition("://")
         if not re.fullmatch(r"[a-z][a-z0-9+.-]*", scheme) or not rest:
@@ -139,6 +145,8 @@ def email_keys(token: str) -> list[str]:
     ``bob@corp.test`` does not make ``bob+x@corp.test`` theirs, since the lookup for
     ``from_user`` uses the first key only.
     """
+    if "@" not in token and "%40" not in token:
+        return []
     t = unquote(token.removeprefix("mailto:")).rstrip(".:")
     m = _EMAIL.fullmatch(t)
     if m is None:
@@ -153,6 +161,8 @@ def email_keys(token: str) -> list[str]:
 
 def path_key(token: str) -> str | None:
     """``p:`` key of a file path (absolute, home- or dot-relative, or a Windows drive)."""
+    if token[:1] not in ("/", "~", ".", "\\") and token[1:2] != ":":
+        return None
     t = token.replace("\\", "/")
     if not (t.startswith(("/", "~/", "./", "../")) or re.match(r"[a-z]:/", t)):
         return None
@@ -190,15 +200,26 @@ class Unit:
 
 
 def _chunk(token: str) -> str | None:
-    if _CHUNK.fullmatch(token) and any(c.isdigit() for c in token):
+    if _DIGIT.search(token) and _CHUNK.fullmatch(token):
         return _SEP.sub("", token)
     return None
 
 
+def plain(folded: str) -> bool:
+    """Whether a folded text has no part of a kind (no digit, no ``@ . / ~ \\ : %``)."""
+    return not _DIGIT.search(folded) and _KIND_MARK.search(folded) is None
+
+
+def plain_tokens(folded: str) -> list[str]:
+    """The tokens of a :func:`plain` text."""
+    return _TOKEN.findall(folded)
+
+
 def units(folded: str) -> list[Unit]:
     """The tokens of a folded text, consecutive identifier chunks merged into runs."""
-    tokens = [t.rstrip(".:") for t in _TOKEN.findall(folded)]
-    tokens = [t for t in tokens if t]
+    tokens = [t for t in (t.rstrip(".:") for t in _TOKEN.findall(folded)) if t]
+    if not _DIGIT.search(folded):  # no identifier chunk without a digit: plain tokens
+        return [Unit(text=t, chunks=()) for t in tokens]
     chunks = [_chunk(t) for t in tokens]
     out: list[Unit] = []
     run: list[str] = []
@@ -235,8 +256,8 @@ def windows(ident: str, *, reverse: bool = True) -> list[str]:
 
 def whole_kind_key(folded: str) -> str | None:
     """The one canonical key of a whole argument string, when it is of a kind."""
-    if not folded:
-        return None
+    if not folded or plain(folded):
+        return None  # neither a number, an identifier, an email, a URL nor a path
     emails = email_keys(folded)
     if emails:
         return emails[0]
