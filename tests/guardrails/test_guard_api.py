@@ -354,3 +354,21 @@ def test_check_many_shares_labels_and_monitor_reads_without_changing_answers() -
                    (a, t, m) for a in ("payments", "support") for t in ("alice", "EVIL42")
                    for m in (10, 7200))]
     assert list(bank.check_many(actions, s)) == [bank.evaluate(a, s) for a in actions]
+
+
+def test_a_string_is_never_read_as_a_set_of_provenance_sources() -> None:
+    from guardgraph.guardrails import ArgProvenance
+
+    g = Guard(Policy.from_text("""spec p version 1
+tool pay(to: str)
+rule from_lookup:
+  on pay
+  require "lookup" in source(to)
+"""))
+    ok = Action(tool="pay", args={"to": "x"},
+                provenance={"to": ArgProvenance(sources=frozenset({"lookup"}))})
+    assert g.evaluate(ok, at()).allowed
+    bad = Action(tool="pay", args={"to": "x"},
+                 provenance={"to": ArgProvenance(sources="lookup")})  # type: ignore[arg-type]
+    v = g.evaluate(bad, at())
+    assert v.decision is Decision.DENY and v.code == "GG404"
