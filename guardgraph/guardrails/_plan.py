@@ -19,7 +19,7 @@ import z3
 from guardgraph.guardrails._compile import CompiledPolicy, InputKind
 from guardgraph.guardrails._monitor import MonitorState, Track, TrackKind
 from guardgraph.guardrails._program import ToolProgram
-from guardgraph.guardrails._provenance import value_keys
+from guardgraph.guardrails._provenance import taint_keys, user_keys, value_keys
 from guardgraph.guardrails._validate import BadValue, normalize, validate, zero
 from guardgraph.guardrails.action import Action, ActionKind, Session, Symbolic
 from guardgraph.guardrails.verdict import Decision, PlanVerdict, PlanViolation
@@ -195,11 +195,13 @@ class _Planner:
             return z3.Const(f"plan:prov{self.fresh}", inp.const.sort())
         keys = value_keys(raw if not isinstance(raw, str) else normalize(raw))
         st = self.state
+        # the same keys as the guard's _label (_check.py), so a plan and a check agree
         if func == "tainted":
-            return z3.BoolVal(any(st.tainted(k) for k in keys), self.ctx)
+            return z3.BoolVal(any(st.tainted(k) for k in taint_keys(raw)), self.ctx)
         if func == "from_user":
-            return z3.BoolVal(bool(keys) and all(st.from_user(k) for k in keys), self.ctx)
-        return self.lit(frozenset(t for k in keys for t in st.sources(k)), inp.type)
+            return z3.BoolVal(bool(keys) and (all(st.from_user(k) for k in keys) or all(
+                st.from_user(k) for k in user_keys(raw))), self.ctx)
+        return self.lit(frozenset(t for k in taint_keys(raw) for t in st.sources(k)), inp.type)
 
     # ------------------------------------------------------------------ monitor unrolling
 
