@@ -5,7 +5,8 @@ propose -> guard check (and atomic commit) -> deny | repair | escalate (``interr
 re-check with the `Approval` bound to the arguments) | allow -> execute the checked
 arguments once (the ledger) -> label the output in the guard's session -> audit each step.
 
-The sync core is written once; the async path awaits only the tool itself.
+The sync core is written once; the async path runs it in a worker thread around the
+awaited tool, so the event loop never waits on the guard, its store or the audit log.
 Fail closed: an exception from the guard, its store, the audit log or a fact provider is a
 deny with a reason, never an allow and never a crashed graph — except LangGraph's
 ``GraphBubbleUp`` (``interrupt()``, ``ParentCommand``), which is re-raised first.
@@ -13,6 +14,7 @@ deny with a reason, never an allow and never a crashed graph — except LangGrap
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -126,7 +128,11 @@ class GuardedCalls:
     async def arun(self, request: ToolCallRequest, execute: AExecute) -> ToolMessage | Command[Any]:
         ctx = self._context(request)
         with tool_span(ctx[2], ctx[3], ctx[1], ctx[0]) as span:
-            go = self._before(request, ctx, span)
+            # The guard, the store and the audit log are synchronous (and may wait on a
+            # Redis or PostgreSQL round trip): run them in a worker thread so the event loop
+            # is never blocked. to_thread copies the context, so LangGraph's config (and
+            # interrupt()) and the current span are seen there as here.
+            go = await asyncio.to_thread(self._before, request, ctx, span)
             if not isinstance(go, _Go):
                 return go
             try:
@@ -134,8 +140,8 @@ class GuardedCalls:
             except GraphBubbleUp:
                 raise
             except Exception as exc:
-                return self._failed(go, exc, span)
-            return self._after(go, result, span)
+                return await asyncio.to_thread(self._failed, go, exc, span)
+            return await asyncio.to_thread(self._after, go, result, span)
 
     # -- internals -------------------------------------------------------------------------
     def _context(self, request: ToolCallRequest) -> tuple[str, str, str, str]:

@@ -145,3 +145,23 @@ def test_every_step_is_one_audit_record(bank: Bank, guard: Guard) -> None:
     assert records[2].decision == "escalate" and records[5].decision == "allow"
     assert records[4].actor == "human:carla" and records[2].spec_name == "pay"
     assert log.verify().records == 8
+
+
+def test_async_escalation_interrupts_and_resumes_off_the_event_loop(bank: Bank,
+                                                                      guard: Guard) -> None:
+    # The guarded half runs in a worker thread under ainvoke; interrupt() raised there must
+    # still pause the graph, and the approved call must run once on resume.
+    new = "NL91ABNA0417164300"
+    model = fake_model([call("send_money", {"recipient": new, "amount": 40}, "c1")], "ok")
+    agent = _agent(model, bank, guard)
+    cfg = {"configurable": {"thread_id": "t-async-approve"}}
+
+    async def go() -> dict[str, Any]:
+        first = await agent.ainvoke({"messages": [("user", "pay")]}, cfg)
+        assert "__interrupt__" in first and bank.sent == []
+        return await agent.ainvoke(
+            Command(resume={"approved": True, "approver": "carla", "reason": "ok"}), cfg)
+
+    out = asyncio.run(go())
+    assert bank.sent == [(new, 40)]
+    assert _tool_messages(out)["c1"].status == "success"
