@@ -65,7 +65,11 @@ def _keys_of_text(text: str, *, fragments: bool) -> Iterator[str]:
     whole = whole_kind_key(folded)
     if whole is not None:
         yield whole
+    seen: set[str] = set()  # a page repeats its words: each is analysed once
     for unit in units(folded):
+        if unit.text in seen:
+            continue
+        seen.add(unit.text)
         for token in unit.text.split(" ") if unit.chunks else (unit.text,):
             yield token
             yield from token_kind_keys(token)

@@ -58,6 +58,10 @@ _NUMBER_FORMS = (
     re.compile(r"(?<![\w.,])[+-]?\d+,\d{1,2}(?![\w]|[.,]\d)"),  # 10,50 (decimal comma)
     re.compile(r"(?<![\w.])[+-]?(?:\d+(?:\.\d+)?|\.\d+)(?:e[+-]?\d+)?(?![\w])"),
 )
+_NUMBER_ANY = re.compile("|".join(f"(?:{f.pattern})" for f in _NUMBER_FORMS))
+_SPACED_COMMA = re.compile(r"[+-]?\d{1,3}(?:[ '\u202f]\d{3})*,\d{1,2}|[+-]?\d{1,3}[ '\u202f]\d{3}"
+                           r"(?:[ '\u202f]\d{3})*,\d+")
+_GROUPING = re.compile(r"[ ,'\u202f]")
 _HOSTLIKE = re.compile(r"(?:www\.)?[0-9a-z-]+(?:\.[0-9a-z-]+)*\.[a-z]{2,}(?::\d+)?(?:[/?#]\S*)?")
 _EMAIL = re.compile(r"([^\s@/:]+)@([0-9a-z-]+(?:\.[0-9a-z-]+)+)\.?")
 _DEFAULT_PORTS = {"http": "80", "https": "443", "ftp": "21", "ws": "80", "wss": "443"}
@@ -80,17 +84,16 @@ def _parse_number(text: str, *, leading_zero: bool = False) -> Fraction | None:
     """A number written in one of the accepted spellings, else None; ``007`` only with
     ``leading_zero``."""
     t = text.strip().strip(_CURRENCY).strip()
-    if not _DIGIT.search(t) or not any(f.fullmatch(t) for f in _NUMBER_FORMS):
+    if not _DIGIT.search(t) or not _NUMBER_ANY.fullmatch(t):
         return None
     digits = t.lstrip("+-")
     if not leading_zero and len(digits) > 1 and digits[0] == "0" and digits[1].isdigit():
         return None  # "007", "0012": an identifier, whose zeros matter
     if "," in t and "." in t and t.rfind(",") > t.rfind("."):
         t = t.replace(".", "").replace(",", ".")  # 1.000,00
-    elif re.fullmatch(r"[+-]?\d{1,3}(?:[ '\u202f]\d{3})*,\d{1,2}|[+-]?\d{1,3}[ '\u202f]\d{3}"
-                      r"(?:[ '\u202f]\d{3})*,\d+", t):
+    elif _SPACED_COMMA.fullmatch(t):
         t = t.replace(",", ".")  # 1 000,50
-    t = re.sub(r"[ ,'\u202f]", "", t)
+    t = _GROUPING.sub("", t)
     try:
         return Fraction(Decimal(t))
     except (InvalidOperation, ValueError, ZeroDivisionError, OverflowError):
@@ -100,13 +103,13 @@ def _parse_number(text: str, *, leading_zero: bool = False) -> Fraction | None:
 def numbers_in(folded: str) -> list[str]:
     """Number keys of every number spelled anywhere in a text (indexing side)."""
     keys: list[str] = []
-    for form in _NUMBER_FORMS:
-        for m in form.finditer(folded):
-            # a leading-zero spelling is an identifier on the argument side, but the
-            # indexing side keeps its value too: taint on doubt
-            q = _parse_number(m.group(), leading_zero=True)
-            if q is not None:
-                keys.append(number_key(q))
+    spelled = dict.fromkeys(m.group() for form in _NUMBER_FORMS for m in form.finditer(folded))
+    for text in spelled:
+        # a leading-zero spelling is an identifier on the argument side, but the indexing
+        # side keeps its value too: taint on doubt
+        q = _parse_number(text, leading_zero=True)
+        if q is not None:
+            keys.append(number_key(q))
     return keys
 
 
