@@ -142,7 +142,7 @@ def evaluate(
         fail_now(f"--split must be heldout, train or all, got {split!r}", as_json=as_json)
     from guardgraph.agents import checkpoint as ckpt
     from guardgraph.agents import ppo
-    from guardgraph.agents.env import DomainEnv
+    from guardgraph.agents.env import DomainEnv, EnvConfig
     from guardgraph.agents.policies import StructuredPolicy
 
     try:
@@ -152,7 +152,8 @@ def evaluate(
     name = domain or state.args.domain
     dom = _load_domain(name, as_json)
     args = dataclasses.replace(state.args, domain=name)
-    env = DomainEnv(dom, split=split, attacks=args.attacks)
+    env = DomainEnv(dom, split=split, attacks=args.attacks, config=EnvConfig(
+        max_candidates=args.max_candidates, max_steps=args.max_steps))
     try:
         ckpt.load(checkpoint, encoding=env.encoding, spec_sha256=env.port.spec_sha256)
     except ckpt.CheckpointError as exc:
