@@ -49,6 +49,17 @@ def _print(summary: dict[str, object], as_json: bool) -> None:
         sys.stdout.write(f"{key:34} {shown}\n")
 
 
+def _need_learning_extra(as_json: bool) -> None:
+    """Fail with an install hint, not a traceback, when the `learn` extra is missing."""
+    import importlib.util
+
+    missing = [m for m in ("torch", "gymnasium", "numpy") if importlib.util.find_spec(m) is None]
+    if missing:
+        fail_now(f"training needs {', '.join(missing)} (not installed)",
+                 hint="install the learn extra: pip install -c constraints.txt -e '.[learn]'",
+                 as_json=as_json)
+
+
 def _load_domain(name: str, as_json: bool) -> Any:
     from guardgraph.domains import load_domain
 
@@ -88,6 +99,7 @@ def train(
         fail_now(f"--total-timesteps must be positive, got {total_timesteps}", as_json=as_json)
     if resume is not None and not resume.is_file():
         fail_now(f"{resume}: no such checkpoint", as_json=as_json)
+    _need_learning_extra(as_json)
     from guardgraph.agents import checkpoint as ckpt
     from guardgraph.agents import ppo
 
@@ -140,6 +152,7 @@ def evaluate(
         fail_now(f"--format must be text or json, got {output_format!r}")
     if split not in ("heldout", "train", "all"):
         fail_now(f"--split must be heldout, train or all, got {split!r}", as_json=as_json)
+    _need_learning_extra(as_json)
     from guardgraph.agents import checkpoint as ckpt
     from guardgraph.agents import ppo
     from guardgraph.agents.env import DomainEnv, EnvConfig

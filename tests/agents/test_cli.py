@@ -71,3 +71,19 @@ def test_the_cli_starts_without_torch() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
+
+
+def test_without_the_learn_extra_train_and_eval_say_what_to_install(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "torch" else real(name, *a))
+    runner = CliRunner()
+    out = runner.invoke(app, ["train", "--format", "json"])
+    assert out.exit_code == 2
+    error = json.loads(out.stderr)
+    assert "torch" in error["message"] and "[learn]" in error["hint"]
+    out = runner.invoke(app, ["eval", str(tmp_path / "p.pt")])
+    assert out.exit_code == 2 and "Traceback" not in out.output
