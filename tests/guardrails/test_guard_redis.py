@@ -7,19 +7,18 @@ import multiprocessing
 import os
 import signal
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from redis_helpers import URL, key_prefix, redis_client
 
 from guardgraph.guardrails import Action, Decision, Guard, Policy, Session, StoreError
 from guardgraph.guardrails._store import decode_event
 
 pytestmark = pytest.mark.redis
 
-URL = "redis://127.0.0.1:6379/0"
 SPEC = """spec r version 1
 tool spend(amount: int)
 rule budget:
@@ -31,26 +30,9 @@ NOW = datetime(2026, 5, 1, tzinfo=UTC)
 S = Session(id="b", now=NOW)
 
 
-def _client() -> Any:
-    import redis
-
-    client = redis.Redis.from_url(URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at 127.0.0.1:6379 is required in CI: {exc}")
-        pytest.skip(f"no Redis server at 127.0.0.1:6379 ({exc})")
-    return client
-
-
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    client = _client()
-    name = f"guardgraph-test:{uuid.uuid4().hex}:"
-    yield name
-    for key in client.scan_iter(f"{name}*"):
-        client.delete(key)
+    yield from key_prefix()
 
 
 def _guard(prefix: str, **kw: Any) -> Guard:
@@ -73,7 +55,7 @@ def test_expired_state_is_a_deny_until_restored_never_a_fresh_session(prefix: st
     g = _guard(prefix, ttl_s=3600)
     assert g.check_and_commit(spend(1500, "a"), S).allowed
     blob = g.export_session("b")
-    client = _client()
+    client = redis_client()
     client.delete(f"{prefix}b:log", f"{prefix}b:base")  # what a TTL expiry leaves
     for guard in (g, _guard(prefix)):  # this process, and one that never saw the session
         v = guard.check_and_commit(spend(1500, "c"), S)
@@ -101,7 +83,7 @@ def test_a_rewound_server_is_detected_by_the_fencing_token(prefix: str) -> None:
     g = _guard(prefix)
     for i in range(3):
         assert g.check_and_commit(spend(600, f"s{i}"), S).allowed
-    client = _client()
+    client = redis_client()
     # A failover to a replica that missed the last write: one entry and its count gone.
     client.rpop(f"{prefix}b:log")
     client.decr(f"{prefix}b:seq")
@@ -157,7 +139,7 @@ def test_a_lost_reply_is_resolved_by_call_id_on_retry(prefix: str) -> None:
     v = g.check_and_commit(spend(700, "once"), S)
     assert v.allowed
     assert _spent(g) == 700 and _spent(_guard(prefix)) == 700  # committed exactly once
-    assert _client().llen(f"{prefix}b:log") == 1
+    assert redis_client().llen(f"{prefix}b:log") == 1
 
 
 def test_a_corrupt_entry_denies_only_its_session_with_an_operator_hint(prefix: str) -> None:
@@ -165,7 +147,7 @@ def test_a_corrupt_entry_denies_only_its_session_with_an_operator_hint(prefix: s
     other = Session(id="other", now=NOW)
     assert g.check_and_commit(spend(10, "a"), S).allowed
     assert g.check_and_commit(spend(10, "a"), other).allowed
-    client = _client()
+    client = redis_client()
     client.rpush(f"{prefix}b:log", b'["call","spend",{"d":{"amount":"ten"}}')  # truncated
     client.incr(f"{prefix}b:seq")
     fresh = _guard(prefix)
@@ -182,7 +164,7 @@ def test_malformed_events_are_refused_at_write_time(prefix: str) -> None:
         g.record_result("b", "a", {"x": object()})  # no replica could read it back
     with pytest.raises(StoreError):
         g.record_result("b", "a", float("nan"))
-    assert _client().llen(f"{prefix}b:log") == 1
+    assert redis_client().llen(f"{prefix}b:log") == 1
     assert g.check_and_commit(spend(10, "b"), S).allowed
 
 
@@ -199,7 +181,7 @@ def test_processes_killed_mid_run_never_overspend(prefix: str) -> None:
     procs = [ctx.Process(target=_spender, args=(prefix, w, 60)) for w in range(4)]
     for p in procs:
         p.start()
-    client = _client()
+    client = redis_client()
     deadline = time.monotonic() + 60
     while client.llen(f"{prefix}b:log") < 20 and time.monotonic() < deadline:
         time.sleep(0.01)

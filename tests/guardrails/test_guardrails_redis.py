@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import multiprocessing
-import os
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import pytest
+from redis_helpers import URL, key_prefix, redis_client
 
 from guardgraph.guardrails import Action, Guard, Session
 
 pytestmark = pytest.mark.redis
 
-URL = "redis://127.0.0.1:6379/0"
 SPEC = """
 spec r version 1
 tool spend(amount: int)
@@ -25,26 +23,9 @@ rule budget:
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def _client() -> object:
-    import redis
-
-    client = redis.Redis.from_url(URL, socket_connect_timeout=1)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError as exc:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"Redis at 127.0.0.1:6379 is required in CI: {exc}")
-        pytest.skip(f"no Redis server at 127.0.0.1:6379 ({exc})")
-    return client
-
-
 @pytest.fixture
 def prefix() -> Iterator[str]:
-    client = _client()
-    name = f"guardgraph-test:{uuid.uuid4().hex}:"
-    yield name
-    for key in client.scan_iter(f"{name}*"):  # type: ignore[attr-defined]
-        client.delete(key)  # type: ignore[attr-defined]
+    yield from key_prefix()
 
 
 def _guard(prefix: str) -> Guard:
@@ -99,7 +80,7 @@ def test_state_round_trips_through_redis(prefix: str) -> None:
 
 
 def test_read_only_check_does_not_write(prefix: str) -> None:
-    client = _client()
+    client = redis_client()
     g = _guard(prefix)
     g.evaluate(Action(tool="spend", args={"amount": 1}), Session(id="ro", now=NOW))
     assert not list(client.scan_iter(f"{prefix}ro*"))  # type: ignore[attr-defined]
@@ -119,5 +100,5 @@ def test_replicas_agree_with_memory_through_compaction(prefix: str) -> None:
     for amount in (1, 100, 900):
         probe = Action(tool="spend", args={"amount": amount}, call_id="probe")
         assert a.evaluate(probe, s) == b.evaluate(probe, s) == memory.evaluate(probe, s)
-    client = _client()
+    client = redis_client()
     assert client.llen(f"{prefix}c:log") < 5  # type: ignore[attr-defined]
